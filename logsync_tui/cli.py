@@ -1,0 +1,320 @@
+"""The `logsync` command line: a thin layer over the engine, store and sources.
+
+stdout carries only data (tables, JSON); every message goes to stderr as
+`logsync: title: cause`, and the exit status follows `ExitCode`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from logsync_tui import __version__
+from logsync_tui.config import Settings, load_settings
+from logsync_tui.errors import ExitCode, LogsyncError, UsageError
+from logsync_tui.logsetup import setup_logging
+from logsync_tui.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where")
+    group.add_argument("--redis-url", help="Redis URL (redis://, rediss://, unix://)")
+    group.add_argument("--worker-url", help="the logging Worker's base URL")
+    group.add_argument("--db", type=Path, help="the DuckDB store file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every subcommand included."""
+    parser = argparse.ArgumentParser(
+        prog="logsync",
+        description="Pull a Redis log buffer into DuckDB and read it as one timeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"logsync {__version__}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def _add_stats(sub: Any) -> None:
+    p = sub.add_parser("stats", help="summarise the buffer without importing it")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_stats)
+
+
+def _add_sync(sub: Any) -> None:
+    p = sub.add_parser("sync", help="copy the buffer (or a slice) into the store")
+    _common(p)
+    p.add_argument("--trace", action="append", default=[], metavar="ID")
+    p.add_argument("--user", action="append", default=[], metavar="ID")
+    p.add_argument("--since", metavar="T", help="15m, 2h, 1d, epoch ms or ISO time")
+    p.add_argument("--until", metavar="T")
+    p.add_argument("--full", action="store_true", help="ignore watermarks")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--undo", type=int, metavar="RUN", help="remove what RUN inserted")
+    p.add_argument("--runs", action="store_true", help="list past runs")
+    p.set_defaults(handler=cmd_sync)
+
+
+def _add_seed(sub: Any) -> None:
+    p = sub.add_parser("seed", help="write Worker-format entries into Redis")
+    _common(p)
+    p.add_argument("--entries", type=int, default=600)
+    p.add_argument("--traces", type=int, default=40)
+    p.add_argument("--from-file", type=Path, metavar="F.jsonl")
+    p.add_argument("--force", action="store_true", help="write even if logs:* exist")
+    p.set_defaults(handler=cmd_seed)
+
+
+def _add_demo(sub: Any) -> None:
+    p = sub.add_parser("demo", help="an embedded Redis with realistic traces")
+    p.add_argument(
+        "--headless", action="store_true", help="sync and print, without the app"
+    )
+    p.set_defaults(handler=cmd_demo)
+
+
+COMMANDS: list[Callable[[Any], None]] = [_add_stats, _add_sync, _add_seed, _add_demo]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `logsync` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    log_file = setup_logging()
+    try:
+        settings = load_settings(_flags(args))
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            return _open_app(settings)
+        return handler(args, settings)
+    except UsageError as exc:
+        _say(exc.one_line())
+        return ExitCode.USAGE
+    except LogsyncError as exc:
+        _say(exc.one_line())
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        _say("interrupted: stopped by Ctrl-C; everything committed before is kept")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        log.exception("internal error")
+        _say(f"internal error: {redact_text(repr(exc))}; details in {log_file}")
+        return ExitCode.FAILURE
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "redis_url": getattr(args, "redis_url", None),
+        "worker_url": getattr(args, "worker_url", None),
+        "db": getattr(args, "db", None),
+    }
+
+
+def _say(text: str, stream: TextIO | None = None) -> None:
+    print(f"logsync: {redact_text(text)}", file=stream or sys.stderr)
+
+
+def _emit(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _open_app(settings: Settings) -> int:
+    from logsync_tui.app import run_app
+
+    return run_app(settings)
+
+
+def _redis_source(settings: Settings) -> Any:
+    from logsync_tui.sources.redis import RedisSource
+
+    if not settings.redis_url:
+        raise UsageError(
+            "no Redis URL: pass --redis-url or set LOGSYNC_REDIS_URL or REDIS_URL"
+        )
+    return RedisSource(settings.redis_url)
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync stats`: the buffer summary."""
+    from logsync_tui.stats import buffer_stats
+
+    source = _redis_source(settings)
+    try:
+        stats = buffer_stats(source)
+    finally:
+        source.close()
+    if args.json:
+        _emit(stats.as_json())
+    else:
+        print(_format_stats(stats))
+    return ExitCode.OK
+
+
+def _format_stats(stats: Any) -> str:
+    from logsync_tui.timeparse import iso_ms
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "none"
+
+    lines = [
+        f"source      {stats.source}  (redis {stats.server_version}, "
+        f"{stats.latency_ms:.1f} ms, {stats.used_memory} used)",
+        f"entries     {stats.entries:,} in {stats.keys:,} traces, "
+        f"{stats.users:,} users, {stats.malformed:,} malformed",
+        f"systems     {counts(stats.by_system)}",
+        f"levels      {counts(stats.by_level)}",
+    ]
+    if stats.soonest_expiry_seconds is not None:
+        lines.append(
+            f"expiry      soonest in {stats.soonest_expiry_seconds}s; "
+            f"{stats.expiring_soon_entries:,} entries in {stats.expiring_soon_keys} "
+            "traces expire within 10 min"
+        )
+    for bad in stats.bad_keys:
+        lines.append(f"skipped     {bad['key']}: {bad['reason']}")
+    for trace in stats.recent_traces[:5]:
+        flag = " errors" if trace["hasErrors"] else ""
+        lines.append(
+            f"recent      {iso_ms(trace['timestamp'])}  {trace['id']}  "
+            f"{trace['logCount']} entries  {','.join(trace['systems'])}{flag}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync sync`: run, undo or list syncs."""
+    from logsync_tui.storage import Store
+
+    with Store.open(settings.db) as store:
+        if args.runs:
+            return _list_runs(store, args.json)
+        if args.undo is not None:
+            return _undo(store, args.undo, args.json)
+        return _sync(store, args, settings)
+
+
+def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
+    from logsync_tui.sync import SyncOptions, SyncScope, run_sync
+    from logsync_tui.timeparse import parse_time
+
+    scope = SyncScope(
+        traces=tuple(args.trace),
+        users=tuple(args.user),
+        since_ms=parse_time(args.since) if args.since else None,
+        until_ms=parse_time(args.until) if args.until else None,
+        full=args.full,
+    )
+    source = _redis_source(settings)
+    cancel = threading.Event()
+    options = SyncOptions(
+        batch_entries=settings.batch_size,
+        policy=settings.conflict_policy,
+        cancel=cancel,
+    )
+    try:
+        result = run_sync(store, source, scope, options)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    finally:
+        source.close()
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
+    if args.json:
+        _emit(_sync_json(result))
+    else:
+        print(_format_result(result))
+    return ExitCode.OK
+
+
+def _sync_json(result: Any) -> dict[str, Any]:
+    data: dict[str, Any] = result.as_json()
+    return data
+
+
+def _format_result(r: Any) -> str:
+    verdict = "verified" if r.verified else "NOT verified"
+    lines = [
+        f"run {r.run_id}: {r.scanned:,} read from {r.keys:,} keys in {r.seconds:.2f}s: "
+        f"{r.inserted:,} new, {r.duplicates:,} already present, "
+        f"{r.conflicts:,} conflicts, {r.malformed:,} malformed, "
+        f"{r.skipped:,} out of scope; {verdict}"
+    ]
+    lines += [f"  {d}" for d in r.differences]
+    return "\n".join(lines)
+
+
+def _list_runs(store: Any, as_json: bool) -> int:
+    from logsync_tui.storage.runs import list_runs
+
+    runs = list_runs(store.cursor())
+    if as_json:
+        _emit([r.__dict__ for r in runs])
+        return ExitCode.OK
+    for r in runs:
+        print(
+            f"{r.run_id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:<7} "
+            f"{r.status:<11} {r.inserted:>9,} new {r.malformed:>6,} malformed  "
+            f"{json.dumps(r.scope)}"
+        )
+    return ExitCode.OK
+
+
+def _undo(store: Any, run_id: int, as_json: bool) -> int:
+    from logsync_tui.storage.runs import undo_run
+
+    result = undo_run(store.cursor(), run_id)
+    if as_json:
+        _emit(result.__dict__)
+    else:
+        print(
+            f"run {run_id} undone: {result.removed:,} entries removed, "
+            f"{result.restored:,} restored, {result.unquarantined:,} "
+            "quarantined entries dropped"
+        )
+    return ExitCode.OK
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync seed`: write generated or file entries into Redis."""
+    from logsync_tui.demo_data import DemoShape, compact, generate
+    from logsync_tui.sources.seed import load_jsonl, push
+
+    if args.from_file is not None:
+        traces = load_jsonl(args.from_file)
+    else:
+        if args.entries < 1 or args.traces < 1:
+            raise UsageError("--entries and --traces must be at least 1")
+        from logsync_tui.timeparse import now_ms
+
+        shape = DemoShape(entries=args.entries, traces=args.traces, now_ms=now_ms())
+        traces = {
+            t: [compact(e) for e in entries] for t, entries in generate(shape).items()
+        }
+    source = _redis_source(settings)
+    try:
+        result = push(source.client(), traces, force=args.force)
+    finally:
+        source.close()
+    print(f"seeded {result.entries:,} entries in {result.traces:,} traces")
+    return ExitCode.OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync demo`: embedded Redis, realistic traces, then the app."""
+    from logsync_tui.demo import run_demo
+
+    return run_demo(headless=args.headless)
