@@ -32,7 +32,8 @@ class LogsyncApp(App[int]):
     """The logsync terminal app.
 
     Contract between the screens (kept by every screen module):
-    - `LogsyncApp(settings, *, store=None)`; `self.settings`, `self.store`
+    - `LogsyncApp(settings, *, store=None, start=None)` (`start`: the first
+      mode, for tests); `self.settings`, `self.store`
       (opened from `settings.db` when not given), `self.source` (a
       `RedisSource` from `settings.redis_url`, else None: every screen must
       work on the local store alone).
@@ -53,8 +54,15 @@ class LogsyncApp(App[int]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        start: str | None = None,
+    ) -> None:
         super().__init__()
+        self._start = start
         self.settings = settings
         self._owns_store = store is None
         self.store: Store = store if store is not None else Store.open(settings.db)
@@ -65,7 +73,7 @@ class LogsyncApp(App[int]):
         self.selected_id: str | None = None
 
     def on_mount(self) -> None:
-        self.switch_mode(self.start_mode())
+        self.switch_mode(self._start or self.start_mode())
 
     def start_mode(self) -> str:
         """The first screen: Stats when it exists, else the Logs."""
