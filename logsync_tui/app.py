@@ -14,6 +14,8 @@ from textual.worker import Worker, WorkerState
 from logsync_tui.config import Settings
 from logsync_tui.errors import LogsyncError
 from logsync_tui.screens.logs import LogsScreen
+from logsync_tui.screens.stats import StatsScreen
+from logsync_tui.screens.sync import SyncScreen
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.queries import LogFilter
@@ -47,9 +49,13 @@ class LogsyncApp(App[int]):
 
     TITLE = "logsync"
     MODES: ClassVar[dict[str, type[Screen[object]]]] = {  # type: ignore[assignment]
+        "stats": StatsScreen,
+        "sync": SyncScreen,
         "logs": LogsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show('stats')", "Stats", id="app.stats"),
+        Binding("2", "show('sync')", "Sync", id="app.sync"),
         Binding("3", "show('logs')", "Logs", id="app.logs"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
