@@ -67,6 +67,11 @@ class DetailPane(VerticalScroll):
     DetailPane > Static { width: 1fr; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.current_row: LogRow | None = None
+        self.message_text = Text(end="")
+
     def compose(self) -> Any:
         yield Static(id="detail-body")
 
@@ -78,6 +83,7 @@ class DetailPane(VerticalScroll):
             if row.stack
             else Text("(no stack)", style="dim", end="")
         )
+        self.current_row, self.message_text = row, message
         body = Group(
             section("Entry", summary(row, position, trace_size)),
             section("Message", message),
