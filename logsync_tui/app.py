@@ -13,6 +13,7 @@ from textual.worker import Worker, WorkerState
 
 from logsync_tui.config import Settings
 from logsync_tui.errors import LogsyncError
+from logsync_tui.screens.export import ExportScreen
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.screens.stats import StatsScreen
 from logsync_tui.screens.sync import SyncScreen
@@ -52,11 +53,13 @@ class LogsyncApp(App[int]):
         "stats": StatsScreen,
         "sync": SyncScreen,
         "logs": LogsScreen,
+        "export": ExportScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('stats')", "Stats", id="app.stats"),
         Binding("2", "show('sync')", "Sync", id="app.sync"),
         Binding("3", "show('logs')", "Logs", id="app.logs"),
+        Binding("4", "show('export')", "Export", id="app.export"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
