@@ -30,7 +30,6 @@ from logsync_tui.export import (
 from logsync_tui.export.deliver import copy_text
 from logsync_tui.messages import ExportMeasured, ExportPreview
 from logsync_tui.storage.queries import LogFilter, LogRow, get_entry
-from logsync_tui.timeparse import now_ms
 from logsync_tui.widgets.clipboard import fallback_dir
 from logsync_tui.widgets.safe_text import multi_line
 
@@ -111,6 +110,11 @@ class ExportScreen(Screen[None]):
             yield Static(id="preview")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.query_one("#format").border_title = "Format"
+        self.query_one("#scope").border_title = "Scope"
+        self.query_one("#preview-box").border_title = "Preview"
+
     def on_screen_resume(self) -> None:
         self._load_row(self.app.selected_id)  # type: ignore[attr-defined]
 
@@ -137,13 +141,15 @@ class ExportScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="db.export.preview", exit_on_error=False)
     def _preview(self, spec: ExportSpec) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
-        text, cut = preview_export(con, spec, max_chars=20_000)
+        now = self.app.clock()  # type: ignore[attr-defined]
+        text, cut = preview_export(con, spec, max_chars=20_000, now_ms=now)
         self.post_message(ExportPreview(spec, text, cut))
 
     @work(thread=True, exclusive=True, group="db.export.measure", exit_on_error=False)
     def _measure(self, spec: ExportSpec) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
-        report = write_export(con, spec, _Counter())  # type: ignore[arg-type]
+        now = self.app.clock()  # type: ignore[attr-defined]
+        report = write_export(con, spec, _Counter(), now_ms=now)  # type: ignore[arg-type]
         if not get_current_worker().is_cancelled:
             self.post_message(ExportMeasured(spec, report))
 
@@ -225,7 +231,8 @@ class ExportScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="db.export.copy", exit_on_error=False)
     def _copy(self, spec: ExportSpec) -> None:
-        text, report = render_export(self.app.store.cursor(), spec)  # type: ignore[attr-defined]
+        con = self.app.store.cursor()  # type: ignore[attr-defined]
+        text, report = render_export(con, spec, now_ms=self.app.clock())  # type: ignore[attr-defined]
         settings = self.app.settings  # type: ignore[attr-defined]
         outcome = copy_text(
             text,
@@ -246,9 +253,10 @@ class ExportScreen(Screen[None]):
     def _save(self, spec: ExportSpec) -> None:
         settings = self.app.settings  # type: ignore[attr-defined]
         folder = Path(settings.export_dir or Path.cwd())
-        path = folder / default_filename(spec, now_ms())
+        now = self.app.clock()  # type: ignore[attr-defined]
+        path = folder / default_filename(spec, now)
         con = self.app.store.cursor()  # type: ignore[attr-defined]
-        report = save_export(con, spec, path)
+        report = save_export(con, spec, path, now_ms=now)
         self.notify(
             f"Saved to {path}: {report.summary()}",
             title="export",
