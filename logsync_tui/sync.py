@@ -130,25 +130,40 @@ def run_sync(
     run_id = run_store.start_run(con, "sync", scope.describe(), source.describe())
     result = SyncResult(run_id, scope.describe(), source.describe())
     log.info("run %d: sync %s from %s", run_id, result.scope, result.source)
-    engine = _Engine(store, source, scope, opts, result)
     try:
-        engine.run()
-    except (SyncCancelled, KeyboardInterrupt):
-        result.status = "cancelled"
-        run_store.finish_run(con, run_id, "cancelled", error="cancelled by the user")
-        raise
-    except LogsyncError as exc:
-        result.status = "failed"
-        run_store.finish_run(con, run_id, "failed", error=exc.one_line())
-        raise
-    except Exception as exc:
-        result.status = "failed"
-        run_store.finish_run(con, run_id, "failed", error=f"internal error: {exc!r}")
+        _Engine(store, source, scope, opts, result).run()
+    except BaseException as exc:
+        result.status = _failed_status(exc, opts.cancel)
+        reason = _failure_text(exc, result.status)
+        run_store.finish_run(con, run_id, result.status, error=reason)
+        log.info("run %d %s: %s", run_id, result.status, reason)
+        if result.status == "cancelled" and not isinstance(exc, SyncCancelled):
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            # A cancel that interrupted a query: that batch was rolled back.
+            raise SyncCancelled(CANCELLED) from exc
         raise
     result.status = "ok"
     run_store.finish_run(con, run_id, "ok", verified=result.verified)
     log.info("run %d done: %s", run_id, result.as_json())
     return result
+
+
+CANCELLED = "the sync was cancelled; every committed batch is kept"
+
+
+def _failed_status(exc: BaseException, cancel: threading.Event) -> str:
+    if isinstance(exc, SyncCancelled | KeyboardInterrupt) or cancel.is_set():
+        return "cancelled"
+    return "failed"
+
+
+def _failure_text(exc: BaseException, status: str) -> str:
+    if status == "cancelled":
+        return "cancelled by the user"
+    if isinstance(exc, LogsyncError):
+        return exc.one_line()
+    return f"internal error: {exc!r}"
 
 
 @dataclass
@@ -248,7 +263,7 @@ class _Engine:
         for item in _prefetch(prepared, self.opts.cancel):
             self._take(item)
         if self.opts.cancel.is_set():
-            raise SyncCancelled("the sync was cancelled; committed batches are kept")
+            raise SyncCancelled(CANCELLED)
         self._verify()
 
     def _take(self, item: _Prepared) -> None:
@@ -262,6 +277,10 @@ class _Engine:
                 self.opts.policy, item.keys_done,
             )  # fmt: skip
             self.counts.add(counts)
+            log.info(
+                "run %d: batch committed, %d entries, %d inserted so far",
+                self.result.run_id, item.batch.num_rows, self.counts.inserted,
+            )  # fmt: skip
             self.synced_keys.update(item.taken)
             self.keys_done += item.keys_done
             self._copy_counts(item.keys_done)
