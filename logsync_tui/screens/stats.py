@@ -29,7 +29,6 @@ from textual.worker import Worker, get_current_worker
 from logsync_tui.errors import SourceError
 from logsync_tui.stats import EXPIRY_WARNING_SECONDS, BufferStats, buffer_stats
 from logsync_tui.storage.summary import StoreSummary, store_summary
-from logsync_tui.timeparse import now_ms
 from logsync_tui.widgets import figures
 from logsync_tui.widgets.safe_text import LEVEL_STYLES, SYSTEM_STYLES, one_line
 
@@ -65,12 +64,12 @@ class StatsScreen(Screen[None]):
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = now_ms,
+        clock: Callable[[], int] | None = None,
         load_stats: StatsLoader = buffer_stats,
         load_summary: SummaryLoader = store_summary,
     ) -> None:
         super().__init__()
-        self._now = clock
+        self._fixed_clock = clock
         self._load_stats = load_stats
         self._load_summary = load_summary
         self._scan_cancel = threading.Event()
@@ -79,6 +78,9 @@ class StatsScreen(Screen[None]):
     def logsync(self) -> LogsyncApp:
         """The app, with its settings, store and source."""
         return cast("LogsyncApp", self.app)
+
+    def _now(self) -> int:
+        return (self._fixed_clock or self.logsync.clock)()
 
     def compose(self) -> ComposeResult:
         yield Header()
