@@ -73,6 +73,7 @@ class StatsScreen(Screen[None]):
         self._load_stats = load_stats
         self._load_summary = load_summary
         self._scan_cancel = threading.Event()
+        self._scan: Worker[None] | None = None
 
     @property
     def logsync(self) -> LogsyncApp:
@@ -130,12 +131,17 @@ class StatsScreen(Screen[None]):
         if self.logsync.source is None:
             self._show_banner(
                 "No Redis configured: set LOGSYNC_REDIS_URL or pass --redis-url. "
-                "The local store below still works."
+                "The local store beside still works."
+            )
+            self.query_one("#connection", Static).update(
+                Text("○ no Redis configured", style="bold yellow")
             )
             self._set_status(Text("No buffer to scan.", style="dim"))
             return
+        if self._scan is not None and self._scan.is_running:
+            return  # The scan under way will show fresh figures.
         self._set_status(Text("Scanning the buffer…", style="italic"))
-        self.load_buffer_stats()
+        self._scan = self.load_buffer_stats()
 
     @work(thread=True, exclusive=True, group="redis", exit_on_error=False)
     def load_buffer_stats(self) -> None:

@@ -20,6 +20,7 @@ from logsync_tui.storage.queries import LogFilter, count_rows
 from logsync_tui.storage.runs import RunRecord, get_run, list_runs
 from logsync_tui.sync import SyncProgress, SyncResult, run_sync
 from logsync_tui.widgets.confirm_dialog import ConfirmDialog
+from logsync_tui.widgets.trace_suggester import IdSuggester
 from tests.conftest import push_like_worker
 from tests.tui.conftest import BASE_MS, entry, render_plain
 
@@ -70,6 +71,16 @@ def test_build_scope_reads_the_form() -> None:
     assert scope.traces == ("a", "b", "c") and scope.users == ("u1",)
     assert scope.since_ms == BASE_MS - 15 * 60_000
     assert scope.until_ms == BASE_MS + 10_000
+
+
+async def test_id_suggester_completes_the_last_word() -> None:
+    suggester = IdSuggester(["trace-b", "trace-a", "other"])
+    assert await suggester.get_suggestion("tr") == "trace-a"
+    assert await suggester.get_suggestion("x, trace-b") == "x, trace-b"
+    assert await suggester.get_suggestion("trace-a ot") == "trace-a other"
+    assert await suggester.get_suggestion("trace-a ") is None
+    suggester.update(["zz"])
+    assert await suggester.get_suggestion("tr") is None
 
 
 async def test_sync_all_then_the_runs_list_shows_it(
