@@ -192,6 +192,58 @@ async def test_escape_cancels_a_sync_and_the_store_stays_consistent(
         assert stored(store) == 3000
 
 
+async def test_quitting_mid_sync_records_a_cancelled_run(
+    rclient: redis.Redis, redis_url: str, store: Store
+) -> None:
+    push_like_worker(rclient, [entry(n, trace_id=f"t{n % 50}") for n in range(3000)])
+    quit_pressed, held, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def held_run(store: Store, source: Any, scope: Any, options: Any) -> SyncResult:
+        inner = options.progress
+
+        def progress(update: SyncProgress) -> None:
+            inner(update)
+            if update.entries_inserted:
+                held.set()
+                quit_pressed.wait(10)  # Hold the engine until the app closed.
+
+        options.progress = progress
+        try:
+            return run_sync(store, source, scope, options)
+        finally:
+            ended.set()
+
+    app = sync_app(store, redis_url, batch_size=200, run=held_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        for _ in range(500):
+            if held.is_set():
+                break
+            await pilot.pause(0.02)
+        await pilot.press("q")
+    quit_pressed.set()
+    assert ended.wait(10)
+    run = get_run(store.cursor(), 1)
+    assert run.status == "cancelled"
+    assert 0 < stored(store) == run.inserted < 3000
+
+
+async def test_the_stats_screen_shows_what_a_sync_stored(
+    rclient: redis.Redis, redis_url: str, store: Store
+) -> None:
+    push_like_worker(rclient, [entry(n) for n in range(40)])
+    app = sync_app(store, redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        panel = app.screen.query_one("#store", Static).content
+        assert "rows 40" in " ".join(render_plain(panel).split())
+
+
 async def test_undo_a_run_after_confirming(
     rclient: redis.Redis, redis_url: str, store: Store
 ) -> None:
