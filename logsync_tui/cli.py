@@ -436,7 +436,7 @@ def cmd_clean(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _emit(data)
         return ExitCode.OK
-    text = f"removed {_plan_text(counts)}"
+    text = f"removed {_plan_text(counts, done=True)}"
     if compacted is not None:
         text += f"; file {_size(compacted[0])} -> {_size(compacted[1])}"
     print(text)
@@ -471,12 +471,13 @@ def _clean_text(request: Any) -> str:
     return f"of {request.kind} {', '.join(names)}"
 
 
-def _plan_text(counts: Any) -> str:
+def _plan_text(counts: Any, done: bool = False) -> str:
     text = f"{counts.entries:,} entries"
     if counts.quarantined:
         text += f", {counts.quarantined:,} quarantined entries"
     if counts.watermarks:
-        text += f" and forgets {counts.watermarks:,} watermarks"
+        verb = "forgot" if done else "forgets"
+        text += f" and {verb} {counts.watermarks:,} watermarks"
     return text
 
 
