@@ -319,10 +319,12 @@ def _list_runs(store: Any, as_json: bool) -> int:
         _emit([r.__dict__ for r in runs])
         return ExitCode.OK
     for r in runs:
+        counts = f"{r.inserted:>9,} new {r.malformed:>6,} malformed"
+        if r.kind in ("clean", "retention"):
+            counts = f"{r.removed:>9,} removed".ljust(len(counts))
         print(
-            f"{r.run_id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:<7} "
-            f"{r.status:<11} {r.inserted:>9,} new {r.malformed:>6,} malformed  "
-            f"{json.dumps(r.scope)}"
+            f"{r.run_id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:<9} "
+            f"{r.status:<11} {counts}  {json.dumps(r.scope)}"
         )
     return ExitCode.OK
 
@@ -429,7 +431,7 @@ def cmd_clean(args: argparse.Namespace, settings: Settings) -> int:
                 f"clean {_clean_text(request)} removes {_plan_text(plan)}", args.yes
             )
             counts = clean(con, request)
-            compacted = compact_if_worthwhile(store)
+            compacted = compact_if_worthwhile(store, counts.entries)
         else:
             counts, compacted = plan, None
     data = {**counts.__dict__, "compacted": _compacted(compacted)}

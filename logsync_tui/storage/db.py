@@ -131,7 +131,6 @@ class Store:
     ) -> None:
         self.path = path
         self.read_only = read_only
-        self.wait = 0.0
         self._con = con
         self._lock = threading.Lock()
 
@@ -162,7 +161,6 @@ class Store:
             target, read_only, wait, on_wait, fallback_read_only
         )
         store = cls(target, con, read_only)
-        store.wait = wait
         try:
             store._migrate()
         except BaseException:
@@ -181,6 +179,11 @@ class Store:
         with self._lock:
             self._con.close()
 
+    @property
+    def can_compact(self) -> bool:
+        """True when `compact` can swap the file here (writable, POSIX)."""
+        return not self.read_only and fcntl is not None
+
     def compact(self) -> tuple[int, int]:
         """Rewrite the file without its free blocks: (bytes before, bytes after).
 
@@ -188,7 +191,7 @@ class Store:
         the live data is copied into a fresh file that atomically replaces
         this one. Cursors taken before stop working: take new ones.
         """
-        if self.read_only or fcntl is None:
+        if not self.can_compact:
             raise StoreError(f"{self.path} cannot be compacted from here")
         with self._lock:
             try:

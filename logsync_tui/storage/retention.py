@@ -261,7 +261,7 @@ def apply_retention(
     if result.run_id is not None:
         log.info("retention removed %s (run %d)", result.removed_by_rule, result.run_id)
         if compact:
-            result.compacted = compact_if_worthwhile(store)
+            result.compacted = compact_if_worthwhile(store, result.entries)
     return result
 
 
@@ -330,18 +330,24 @@ def live_bytes(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def compact_if_worthwhile(
-    store: Store, min_bytes: int = 1 << 20, min_share: float = 0.25
+    store: Store, removed: int = 0, min_bytes: int = 1 << 20, min_share: float = 0.25
 ) -> tuple[int, int] | None:
-    """Compact the store when at least `min_bytes` and `min_share` of it is free.
+    """Compact a store of at least `min_bytes` when `min_share` of it is free
+    blocks, or when `removed` entries were `min_share` of what it held.
 
+    DuckDB frees a block only once every row in it is gone, so after a
+    scattered deletion the free blocks understate what a rewrite gives back.
     Returns (bytes before, bytes after), or None when it was not worth it.
     """
     con = store.cursor()
-    if not _checkpoint(con):
+    if not store.can_compact or not _checkpoint(con):
         return None
     size = file_size(store.path)
     free = size - live_bytes(con)
-    if free < min_bytes or free < size * min_share:
+    held = _count(con, "debug_logs", "true", {}) + removed
+    if size < min_bytes:
+        return None
+    if free < size * min_share and removed < held * min_share:
         return None
     return store.compact()
 

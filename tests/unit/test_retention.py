@@ -354,3 +354,13 @@ def test_cli_store_sets_and_shows_retention(tmp_path: Path, db_path: Path) -> No
     assert json.loads(off.stdout)["retention"]["max_age_ms"] is None
     bad = logsync(tmp_path, "store", "--max-entries", "-3", "--db", str(db_path))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_retention_compacts_after_removing_most_entries(store: Store) -> None:
+    ingest(store, [entry(n, trace=f"t{n % 40}") for n in range(20_000)])
+    save_policy(store.cursor(), RetentionPolicy(max_entries=5_000))
+    result = apply_retention(store)
+    assert result.entries == 15_000
+    assert result.compacted is not None
+    assert result.compacted[1] < result.compacted[0]
+    assert len(ids(store)) == 5_000
