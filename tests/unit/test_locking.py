@@ -27,6 +27,8 @@ import sys
 from logsync_tui.storage import Store
 
 store = Store.open(sys.argv[1], read_only=sys.argv[2] == "ro")
+if sys.argv[2] == "write":
+    store.cursor().execute("INSERT INTO settings VALUES ('written', 'by holder')")
 print("held", flush=True)
 sys.stdin.readline()
 store.close()
@@ -35,7 +37,10 @@ store.close()
 
 @contextmanager
 def holding(tmp: Path, db: Path, mode: str) -> Iterator[subprocess.Popen[str]]:
-    """Another process with the store open (`rw` or `ro`) until the block ends."""
+    """Another process with the store open until the block ends.
+
+    `mode` is `rw`, `ro`, or `write` (read-write, one row committed).
+    """
     script = tmp / "hold_store.py"
     script.write_text(HOLDER, encoding="utf-8")
     proc = subprocess.Popen(
@@ -165,13 +170,9 @@ def test_a_waiting_sync_completes_once_the_holder_leaves(
 
 
 def test_a_killed_writer_leaves_a_usable_file(tmp_path: Path, made: Path) -> None:
-    with Store.open(made) as store:
-        store.cursor().execute(
-            "INSERT INTO settings VALUES ('retention.max_entries', '7')"
-        )
-    with holding(tmp_path, made, "rw") as holder:
+    with holding(tmp_path, made, "write") as holder:
         holder.kill()
         holder.wait(timeout=30)
     with Store.open(made) as store:
-        rows = store.cursor().execute("SELECT value FROM settings").fetchall()
-    assert rows == [("7",)]
+        rows = store.cursor().execute("SELECT * FROM settings").fetchall()
+    assert rows == [("written", "by holder")]
