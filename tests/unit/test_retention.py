@@ -364,3 +364,32 @@ def test_retention_compacts_after_removing_most_entries(store: Store) -> None:
     assert result.compacted is not None
     assert result.compacted[1] < result.compacted[0]
     assert len(ids(store)) == 5_000
+
+
+@pytest.mark.parametrize(("answer", "code", "left"), [("n", 1, 3), ("y", 0, 0)])
+def test_cli_clean_asks_on_a_terminal(
+    tmp_path: Path, db_path: Path, answer: str, code: int, left: int
+) -> None:
+    with Store.open(db_path) as store:
+        ingest(store, [entry(n) for n in range(3)])
+    leader, follower = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsync_tui", "clean", "--all", "--db", str(db_path)],
+        env={
+            **os.environ,
+            "LOGSYNC_CONFIG": str(tmp_path / "absent.toml"),
+            "LOGSYNC_LOG_FILE": str(tmp_path / "logsync.log"),
+        },
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    os.write(leader, f"{answer}\n".encode())
+    _, err = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == code
+    assert "removes 3 entries" in err and "Proceed? [y/N]" in err
+    with Store.open(db_path) as store:
+        assert len(ids(store)) == left
