@@ -27,7 +27,8 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("where")
+    # SUPPRESS: a subcommand that is not given a flag keeps the top-level value.
+    group = parser.add_argument_group("where", argument_default=argparse.SUPPRESS)
     group.add_argument("--redis-url", help="Redis URL (redis://, rediss://, unix://)")
     group.add_argument("--worker-url", help="the logging Worker's base URL")
     group.add_argument("--db", type=Path, help="the DuckDB store file")
