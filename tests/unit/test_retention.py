@@ -343,9 +343,8 @@ def test_cli_store_sets_and_shows_retention(tmp_path: Path, db_path: Path) -> No
     )  # fmt: skip
     assert set_it.returncode == 0, set_it.stderr
     assert "max age 14d" in set_it.stdout and "quarantine max age 7d" in set_it.stdout
-    shown = json.loads(
-        logsync(tmp_path, "store", "--json", "--db", str(db_path)).stdout
-    )
+    top_level_db = logsync(tmp_path, "--db", str(db_path), "store", "--json")
+    shown = json.loads(top_level_db.stdout)
     assert shown["retention"]["max_entries"] == 2_000_000
     assert shown["entries"] == 4 and shown["quarantined"] == 1
     assert shown["tables"]["debug_logs"] == 4 and shown["by_level"] == {"info": 4}
