@@ -170,7 +170,8 @@ class Store:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of this store for the calling thread."""
-        cur = self._con.cursor()
+        with self._lock:
+            cur = self._con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
 

@@ -349,7 +349,11 @@ def compact_if_worthwhile(
         return None
     if free < size * min_share and removed < held * min_share:
         return None
-    return store.compact()
+    try:
+        return store.compact()
+    except StoreError as exc:
+        log.warning("store not compacted: %s", exc.one_line())
+        return None
 
 
 @dataclass
