@@ -112,14 +112,10 @@ def retry_quarantine(
         run_store.finish_run(con, run_id, "failed", error="retry rolled back")
         raise
     run_store.finish_run(con, run_id, "ok", verified=counts.missing == 0)
+    left = count_quarantine(con)
+    c = counts
     result = RetryResult(
-        run_id,
-        tried,
-        moved,
-        counts.inserted,
-        counts.duplicates,
-        counts.conflicts,
-        count_quarantine(con),
+        run_id, tried, moved, c.inserted, c.duplicates, c.conflicts, left
     )
     log.info("quarantine retry: %s", result)
     return result

@@ -248,12 +248,9 @@ def apply_retention(
     per_entry = _bytes_per_entry(con) if policy.max_mb is not None else 0.0
     con.execute("BEGIN")
     try:
-        result.removed_by_rule = _enforce(
-            con, policy, now_ms() if now is None else now, per_entry
-        )
-        if any(result.removed_by_rule.values()):
-            scope = {**asdict(policy), "removed_by_rule": result.removed_by_rule}
-            result.run_id = record_removal(con, "retention", scope, result.entries)
+        moment = now_ms() if now is None else now
+        result.removed_by_rule = _enforce(con, policy, moment, per_entry)
+        result.run_id = _record_retention(con, policy, result)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -263,6 +260,15 @@ def apply_retention(
         if compact:
             result.compacted = compact_if_worthwhile(store, result.entries)
     return result
+
+
+def _record_retention(
+    con: duckdb.DuckDBPyConnection, policy: RetentionPolicy, result: RetentionResult
+) -> int | None:
+    if not any(result.removed_by_rule.values()):
+        return None
+    scope = {**asdict(policy), "removed_by_rule": result.removed_by_rule}
+    return record_removal(con, "retention", scope, result.entries)
 
 
 def _enforce(
