@@ -132,33 +132,40 @@ def test_readers_share_the_file_and_keep_writers_out(
     assert cleaned.returncode == 1 and f"process {holder.pid}" in cleaned.stderr
 
 
+def entry(n: int, trace: str) -> dict[str, object]:
+    return {
+        "id": f"1796000000{n:03d}_lock{n:05d}",
+        "trace_id": trace,
+        "system": "convex",
+        "level": "info",
+        "message": f"m{n}",
+        "timestamp": 1_796_000_000_000 + n,
+    }
+
+
+def start_waiting_sync(
+    tmp: Path, db: Path, url: str
+) -> tuple[subprocess.Popen[str], str]:
+    """A `logsync sync` started on a held store, once it says it is waiting."""
+    command = ["sync", "--json", "--db", str(db), "--lock-wait", "60"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsync_tui", *command],
+        env=env(tmp, LOGSYNC_REDIS_URL=url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    return proc, proc.stderr.readline()
+
+
 def test_a_waiting_sync_completes_once_the_holder_leaves(
     tmp_path: Path, made: Path, redis_url: str, rclient: redis.Redis
 ) -> None:
-    entries = [
-        {
-            "id": f"1796000000{n:03d}_lock{n:05d}",
-            "trace_id": f"t{n % 3}",
-            "system": "convex",
-            "level": "info",
-            "message": f"m{n}",
-            "timestamp": 1_796_000_000_000 + n,
-        }
-        for n in range(30)
-    ]
-    push_like_worker(rclient, entries)
+    push_like_worker(rclient, [entry(n, f"t{n % 3}") for n in range(30)])
     with holding(tmp_path, made, "rw") as holder:
-        command = ["sync", "--json", "--db", str(made), "--lock-wait", "60"]
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "logsync_tui", *command],
-            env=env(tmp_path, LOGSYNC_REDIS_URL=redis_url),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert waiting.stderr is not None
-        notice = waiting.stderr.readline()
+        waiting, notice = start_waiting_sync(tmp_path, made, redis_url)
         assert "waiting up to 60s" in notice and f"process {holder.pid}" in notice
         release(holder)
         out, _ = waiting.communicate(timeout=60)
@@ -176,3 +183,28 @@ def test_a_killed_writer_leaves_a_usable_file(tmp_path: Path, made: Path) -> Non
     with Store.open(made) as store:
         rows = store.cursor().execute("SELECT * FROM settings").fetchall()
     assert rows == [("written", "by holder")]
+
+
+def test_a_sync_waiting_through_a_compaction_lands_in_the_new_file(
+    tmp_path: Path, made: Path, redis_url: str, rclient: redis.Redis
+) -> None:
+    push_like_worker(rclient, [entry(n, trace="fresh") for n in range(20)])
+    with Store.open(made) as store:
+        con = store.cursor()
+        con.execute(
+            "INSERT INTO debug_logs SELECT 'old' || i, 'old', NULL, 'worker', "
+            "'info', repeat('x', 200), i, NULL, NULL, '{}', NULL, 'logs:old', "
+            "now()::TIMESTAMP, 0 FROM range(50000) r(i)"
+        )
+        waiting, notice = start_waiting_sync(tmp_path, made, redis_url)
+        assert f"process {os.getpid()}" in notice
+        con.execute("DELETE FROM debug_logs WHERE timestamp >= 10")
+        before, after = store.compact()
+    out, _ = waiting.communicate(timeout=60)
+    assert after < before
+    assert waiting.returncode == 0 and json.loads(out)["inserted"] == 20
+    with Store.open(made, read_only=True) as store:
+        rows = store.cursor().execute(
+            "SELECT trace_id, count(*) FROM debug_logs GROUP BY 1 ORDER BY 1"
+        )
+        assert rows.fetchall() == [("fresh", 20), ("old", 10)]
