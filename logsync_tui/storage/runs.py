@@ -127,6 +127,11 @@ def undo_run(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
     run = get_run(con, run_id)
     if run.kind in ("clean", "retention"):
         raise StoreError(f"run {run_id} is a {run.kind}: deleted entries are gone")
+    if run.kind == "retry":
+        raise StoreError(
+            f"run {run_id} is a quarantine retry: undoing it would lose the "
+            "entries it moved out of the quarantine"
+        )
     if run.status == "undone":
         raise StoreError(f"run {run_id} was already undone")
     if run.status == "running":

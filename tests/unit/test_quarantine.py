@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
+from logsync_tui.errors import StoreError
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.quarantine import (
@@ -19,7 +21,7 @@ from logsync_tui.storage.quarantine import (
     purge_quarantine,
     retry_quarantine,
 )
-from logsync_tui.storage.runs import get_run, start_run
+from logsync_tui.storage.runs import get_run, start_run, undo_run
 from logsync_tui.sync import SyncScope, run_sync
 from logsync_tui.timeparse import now_ms
 from tests.conftest import push_like_worker
@@ -103,6 +105,8 @@ def test_retry_moves_entries_that_now_normalise(
 
     again = retry_quarantine(store.cursor())
     assert (again.tried, again.moved, again.still_quarantined) == (1, 0, 1)
+    with pytest.raises(StoreError, match="quarantine retry"):
+        undo_run(store.cursor(), result.run_id)
 
 
 def test_purge_all_or_only_older(store: Store) -> None:
