@@ -233,7 +233,7 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"{self.path} needs an upgrade to schema {SCHEMA_VERSION}: "
-                "open it once without read-only"
+                "run a command that writes, such as `logsync sync`, once"
             )
         for number, migration in pending:
             self._apply(number, migration)

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 import redis
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from logsync_tui.errors import StoreError
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
-from logsync_tui.storage.db import file_size
+from logsync_tui.storage.db import _V1, file_size
 from logsync_tui.storage.ingest import (
     BATCH_SCHEMA,
     WATERMARK_SCHEMA,
@@ -392,3 +393,19 @@ def test_cli_clean_asks_on_a_terminal(
     assert "removes 3 entries" in err and "Proceed? [y/N]" in err
     with Store.open(db_path) as store:
         assert len(ids(store)) == left
+
+
+def test_a_schema_1_store_is_upgraded_by_a_writer(db_path: Path) -> None:
+    con = duckdb.connect(str(db_path))
+    con.execute(_V1)
+    con.execute("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)")
+    con.execute(
+        "INSERT INTO sync_runs (kind, scope, source, started_at, status) "
+        "VALUES ('sync', '{}', 'redis://x', now()::TIMESTAMP, 'ok')"
+    )
+    con.close()
+    with pytest.raises(StoreError, match="needs an upgrade"):
+        Store.open(db_path, read_only=True)
+    with Store.open(db_path) as store:
+        assert store.schema_version() == 2
+        assert get_run(store.cursor(), 1).removed == 0
