@@ -79,6 +79,8 @@ class CleanCounts:
 
 def plan_clean(con: duckdb.DuckDBPyConnection, request: CleanRequest) -> CleanCounts:
     """How many entries, quarantined entries and watermarks a clean removes."""
+    if request.kind == "run":
+        _require_run(con, request.run_id)
     params = request.params()
     counts = CleanCounts(
         entries=_count(con, "debug_logs", _entry_where(request), params)

@@ -189,6 +189,8 @@ def _request(kind: str, pick: int, run_ids: list[int]) -> tuple[CleanRequest, An
 def test_clean_by_an_unknown_run_fails_and_changes_nothing(store: Store) -> None:
     ingest(store, [entry(1)])
     with pytest.raises(StoreError, match="no run 99"):
+        plan_clean(store.cursor(), CleanRequest("run", run_id=99))
+    with pytest.raises(StoreError, match="no run 99"):
         clean(store.cursor(), CleanRequest("run", run_id=99))
     assert len(ids(store)) == 1
 
