@@ -20,11 +20,13 @@ import redis
 
 from logsync_tui.errors import StoreLockedError
 from logsync_tui.storage import Store
+from logsync_tui.storage.db import describe_process
 from tests.conftest import push_like_worker
 
 HOLDER = """
 import sys
 from logsync_tui.storage import Store
+from logsync_tui.storage.db import describe_process
 
 store = Store.open(sys.argv[1], read_only=sys.argv[2] == "ro")
 if sys.argv[2] == "write":
@@ -208,3 +210,20 @@ def test_a_sync_waiting_through_a_compaction_lands_in_the_new_file(
             "SELECT trace_id, count(*) FROM debug_logs GROUP BY 1 ORDER BY 1"
         )
         assert rows.fetchall() == [("fresh", 20), ("old", 10)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_the_holder_description_hides_url_passwords(tmp_path: Path) -> None:
+    script = tmp_path / "sleeper.py"
+    script.write_text("import sys\nsys.stdin.readline()\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "redis://:hunter2@cache:6379"],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        described = describe_process(proc.pid)
+    finally:
+        release(proc)
+    assert described.startswith("sleeper.py redis://")
+    assert "hunter2" not in described and "***@cache:6379" in described
