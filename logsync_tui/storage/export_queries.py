@@ -241,40 +241,42 @@ def _csv_quoted(column: str) -> str:
 
 
 def csv_line_sql(neutralise: bool) -> LineSql:
-    """One RFC 4180 CSV record (CRLF-ended); each cell is computed once."""
+    """One RFC 4180 CSV record (CRLF-ended); each cell is computed once.
+
+    One concat() call builds the line: chained `||` copies it once per part.
+    """
     cells = ", ".join(_csv_value(c, neutralise) for c in CSV_COLUMNS)
-    record = " || ',' || ".join(_csv_quoted(c) for c in CSV_COLUMNS)
-    return cells, f"({record} || chr(13) || chr(10))"
-
-
-def _json_opt(key: str, column: str, value: str) -> str:
-    return f"""(CASE WHEN {column} IS NULL THEN '' ELSE ',"{key}":' || {value} END)"""
+    record = ", ',', ".join(_csv_quoted(c) for c in CSV_COLUMNS)
+    return cells, f"concat({record}, chr(13), chr(10))"
 
 
 def json_line_sql() -> LineSql:
-    """One entry as compact JSON, absent optional fields left out."""
+    """One entry as compact JSON and a newline, absent optional fields left out.
+
+    concat() skips NULL arguments: that is how an absent field is left out.
+    """
     context = (
         "CASE WHEN json_valid(context) THEN context "
         "ELSE CAST(to_json(context) AS VARCHAR) END"
     )
-    synced = (
-        f"""coalesce('"' || strftime(synced_at, '{ISO_US_FORMAT}') || '"', 'null')"""
-    )
+    synced = f"strftime(synced_at, '{ISO_US_FORMAT}')"
     parts = [
-        """'{"id":' || to_json(id)""",
-        """',"trace_id":' || to_json(trace_id)""",
-        _json_opt("user_id", "user_id", "to_json(user_id)"),
-        """',"system":' || to_json(system) || ',"level":' || to_json(level)""",
-        """',"message":' || to_json(message)""",
-        """',"timestamp":' || CAST(timestamp AS VARCHAR)""",
-        f"""',"time":"' || {ISO_MS_SQL} || '"'""",
-        _json_opt("context", "context", context),
-        _json_opt("stack", "stack", "to_json(stack)"),
-        f"""',"synced_at":' || {synced}""",
-        """',"sync_run_id":' || coalesce(CAST(sync_run_id AS VARCHAR), 'null')""",
-        "'}'",
-    ]
-    return "", "(" + " || ".join(parts) + ")"
+        """'{"id":'""", "to_json(id)",
+        """',"trace_id":'""", "to_json(trace_id)",
+        """',"user_id":' || to_json(user_id)""",
+        """',"system":'""", "to_json(system)",
+        """',"level":'""", "to_json(level)",
+        """',"message":'""", "to_json(message)",
+        """',"timestamp":'""", "CAST(timestamp AS VARCHAR)",
+        """',"time":"'""", ISO_MS_SQL,
+        """'"'""",
+        f"""',"context":' || ({context})""",
+        """',"stack":' || to_json(stack)""",
+        """',"synced_at":'""", f"""coalesce('"' || {synced} || '"', 'null')""",
+        """',"sync_run_id":'""", "coalesce(CAST(sync_run_id AS VARCHAR), 'null')",
+        "'}'", "chr(10)",
+    ]  # fmt: skip
+    return "", f"concat({', '.join(parts)})"
 
 
 def _flagged_sql(trigger: str | None) -> str:
