@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -105,6 +106,7 @@ class LogsyncApp(App[int]):
                 f"Switch to the {title} screen",
                 lambda mode=mode: self.switch_mode(mode),  # type: ignore[misc]
             )
+        yield from screen_commands(screen)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show a failed worker's error; the app stays up."""
@@ -112,7 +114,7 @@ class LogsyncApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, LogsyncError):
-            self.notify(error.cause, title=error.title, severity="error")
+            self.notify(error.cause, title=error.title, severity="error", markup=False)
             return
         log.error("worker %s failed", event.worker.name, exc_info=error)
         self.notify(
@@ -127,6 +129,23 @@ class LogsyncApp(App[int]):
             self.source.close()
         if self._owns_store:
             self.store.close()
+
+
+def screen_commands(screen: Screen[object]) -> Iterable[SystemCommand]:
+    """A palette command for every key shown in the screen's footer."""
+    seen: set[str] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if not binding.show or binding.id is None or binding.id.startswith("app."):
+            continue
+        if binding.id in seen or not active.enabled:
+            continue
+        seen.add(binding.id)
+        yield SystemCommand(
+            binding.description,
+            f"Key {screen.app.get_key_display(binding)} ({binding.id})",
+            partial(active.node.run_action, binding.action),
+        )
 
 
 def run_app(settings: Settings) -> int:
