@@ -342,7 +342,7 @@ def line_batches(
     line: LineSql,
     *,
     trigger: str | None,
-    chunk: int = 50_000,
+    chunk: int = 30_000,
 ) -> Iterator[Any]:
     """Export lines of every filtered row, oldest first, as Arrow tables.
 
