@@ -27,7 +27,9 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("where")
+    # SUPPRESS: a subcommand's unset flag must not hide the same flag given
+    # before the subcommand (`logsync --worker-url U stats`).
+    group = parser.add_argument_group("where", argument_default=argparse.SUPPRESS)
     group.add_argument("--redis-url", help="Redis URL (redis://, rediss://, unix://)")
     group.add_argument("--worker-url", help="the logging Worker's base URL")
     group.add_argument("--db", type=Path, help="the DuckDB store file")
@@ -137,25 +139,52 @@ def _open_app(settings: Settings) -> int:
     return run_app(settings)
 
 
-def _redis_source(settings: Settings) -> Any:
+def _redis_source(settings: Settings, limiter: Any = None) -> Any:
     from logsync_tui.sources.redis import RedisSource
 
     if not settings.redis_url:
         raise UsageError(
             "no Redis URL: pass --redis-url or set LOGSYNC_REDIS_URL or REDIS_URL"
         )
-    return RedisSource(settings.redis_url)
+    return RedisSource(settings.redis_url, limiter=limiter)
+
+
+def _worker_source(settings: Settings, limiter: Any) -> Any:
+    from logsync_tui.sources.worker import WorkerSource
+
+    url = settings.worker_url or ""
+    return WorkerSource(url, token=settings.worker_token, limiter=limiter)
+
+
+def _source(settings: Settings, limiter: Any = None) -> Any:
+    """Redis when a Redis URL is set, else the Worker; one shared limiter."""
+    from logsync_tui.sources.ratelimit import limiter_from
+
+    limiter = limiter or limiter_from(settings)
+    if settings.redis_url:
+        return _redis_source(settings, limiter)
+    if settings.worker_url:
+        return _worker_source(settings, limiter)
+    raise UsageError(
+        "no source: pass --redis-url or --worker-url, or set LOGSYNC_REDIS_URL, "
+        "REDIS_URL, LOGSYNC_WORKER_URL, NEXT_PUBLIC_LOG_WORKER_URL or LOG_WORKER_URL"
+    )
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync stats`: the buffer summary."""
-    from logsync_tui.stats import buffer_stats
+    from logsync_tui.stats import source_stats
 
-    source = _redis_source(settings)
+    source = _source(settings)
+    extra = None
+    if settings.redis_url and settings.worker_url:
+        extra = _worker_source(settings, source.limiter)
     try:
-        stats = buffer_stats(source)
+        stats = source_stats(source, extra)
     finally:
         source.close()
+        if extra is not None:
+            extra.close()
     if args.json:
         _emit(stats.as_json())
     else:
@@ -169,14 +198,19 @@ def _format_stats(stats: Any) -> str:
     def counts(d: dict[str, int]) -> str:
         return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "none"
 
-    lines = [
-        f"source      {stats.source}  (redis {stats.server_version}, "
-        f"{stats.latency_ms:.1f} ms, {stats.used_memory} used)",
-        f"entries     {stats.entries:,} in {stats.keys:,} traces, "
-        f"{stats.users:,} users, {stats.malformed:,} malformed",
-        f"systems     {counts(stats.by_system)}",
-        f"levels      {counts(stats.by_level)}",
-    ]
+    if stats.kind == "worker":
+        lines = _worker_lines(stats)
+    else:
+        lines = [
+            f"source      {stats.source}  (redis {stats.server_version}, "
+            f"{stats.latency_ms:.1f} ms, {stats.used_memory} used)",
+            f"entries     {stats.entries:,} in {stats.keys:,} traces, "
+            f"{stats.users:,} users, {stats.malformed:,} malformed",
+            f"systems     {counts(stats.by_system)}",
+            f"levels      {counts(stats.by_level)}",
+        ]
+        if stats.worker is not None:
+            lines.append(_worker_health_line("worker", stats.worker))
     if stats.soonest_expiry_seconds is not None:
         lines.append(
             f"expiry      soonest in {stats.soonest_expiry_seconds}s; "
@@ -187,11 +221,43 @@ def _format_stats(stats: Any) -> str:
         lines.append(f"skipped     {bad['key']}: {bad['reason']}")
     for trace in stats.recent_traces[:5]:
         flag = " errors" if trace["hasErrors"] else ""
+        when = iso_ms(trace["timestamp"]) if trace["timestamp"] is not None else "?"
         lines.append(
-            f"recent      {iso_ms(trace['timestamp'])}  {trace['id']}  "
+            f"recent      {when}  {trace['id']}  "
             f"{trace['logCount']} entries  {','.join(trace['systems'])}{flag}"
         )
+    lines.append(_cost_line(stats.cost))
+    lines += [f"note        {n}" for n in stats.notes]
     return "\n".join(lines)
+
+
+def _worker_lines(stats: Any) -> list[str]:
+    worker = stats.worker or {}
+    ttl = worker.get("ttl_seconds")
+    return [
+        _worker_health_line(f"source      {stats.source} ", worker)
+        + f", {stats.latency_ms:.1f} ms",
+        f"entries     {stats.entries:,} in {stats.traces:,} traces listed by the "
+        f"Worker (at most 50); entries kept {ttl if ttl is not None else '?'}s",
+    ]
+
+
+def _worker_health_line(head: str, worker: dict[str, Any]) -> str:
+    return (
+        f"{head:<11} ({worker.get('service')} {worker.get('status')}, "
+        f"HTTP {worker.get('http_status')}, redis {worker.get('redis')})"
+    )
+
+
+def _cost_line(cost: dict[str, Any]) -> str:
+    budget = cost.get("daily_budget")
+    limit = f"of {budget:,} a day" if budget else "no daily budget"
+    rate = cost.get("requests_per_second")
+    return (
+        f"cost        a full sync: about {cost.get('sync_requests', 0):,} requests; "
+        f"used today {cost.get('used_today', 0):,} {limit}; "
+        f"{f'{rate:g}/s' if rate else 'no per-second limit'}"
+    )
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,7 +283,7 @@ def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
         until_ms=parse_time(args.until) if args.until else None,
         full=args.full,
     )
-    source = _redis_source(settings)
+    source = _source(settings)
     cancel = threading.Event()
     options = SyncOptions(
         batch_entries=settings.batch_size,
