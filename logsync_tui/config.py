@@ -43,6 +43,8 @@ class Settings:
     conflict_policy: str = "keep"
     export_dir: Path | None = None
     refresh_seconds: float = 30.0
+    requests_per_second: float = 50.0
+    daily_request_budget: int = 0
 
 
 _ENV_KEYS: dict[str, tuple[str, ...]] = {
@@ -100,7 +102,17 @@ def _build(values: dict[str, Any]) -> Settings:
     for name in ("batch_size",):
         if name in out and (not isinstance(out[name], int) or out[name] < 1):
             raise ConfigError(f"{name} must be a positive whole number")
+    _check_limits(out)
     return Settings(**out)
+
+
+def _check_limits(out: dict[str, Any]) -> None:
+    rate = out.get("requests_per_second", 0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+        raise ConfigError("requests_per_second must be a number, 0 or more")
+    budget = out.get("daily_request_budget", 0)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise ConfigError("daily_request_budget must be a whole number, 0 or more")
 
 
 def check_redis_url(url: str) -> None:

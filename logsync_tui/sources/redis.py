@@ -16,6 +16,9 @@ from typing import Any
 
 import redis
 import redis.exceptions as rex
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.client import Pipeline
+from redis.retry import Retry
 
 from logsync_tui.errors import SourceError
 from logsync_tui.redact import redact_text, redact_url
@@ -29,6 +32,7 @@ from logsync_tui.sources.base import (
     head_hash,
     trace_key,
 )
+from logsync_tui.sources.ratelimit import RateLimiter, RetryPolicy
 from logsync_tui.storage.state import Watermark
 
 log = logging.getLogger(__name__)
@@ -86,10 +90,19 @@ class KeyScan:
 class RedisSource:
     """Reads the Worker's buffer straight from Redis."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.url = url
         self._timeout = timeout
         self._client: redis.Redis | None = None
+        self.limiter = limiter or RateLimiter(per_second=0)
+        self.retry = retry or RetryPolicy()
 
     def describe(self) -> str:
         """The Redis URL with its password masked."""
@@ -110,6 +123,10 @@ class RedisSource:
                     decode_responses=False,
                     socket_timeout=self._timeout,
                     socket_connect_timeout=min(self._timeout, 10.0),
+                    retry=Retry(
+                        ExponentialWithJitterBackoff(self.retry.cap, self.retry.base),
+                        self.retry.attempts - 1,
+                    ),
                 )
             except ValueError as exc:
                 raise SourceError(
@@ -119,7 +136,12 @@ class RedisSource:
         return self._client
 
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one client call, turning Redis failures into SourceError."""
+        """Run one client call, turning Redis failures into SourceError.
+
+        The shared limiter is charged per command: a pipeline costs its length.
+        """
+        owner = getattr(fn, "__self__", None)
+        self.limiter.acquire(len(owner) if isinstance(owner, Pipeline) else 1)
         try:
             return fn(*args, **kwargs)
         except rex.RedisError as exc:
