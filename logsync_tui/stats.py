@@ -189,4 +189,5 @@ def source_stats(
     out = buffer_stats(source)
     if worker is not None:
         add_worker_health(out, worker)
+        out.cost = cost_figures(out.cost["sync_requests"], source.limiter)
     return out

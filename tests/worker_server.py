@@ -85,7 +85,9 @@ class WorkerServer:
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.02,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -276,7 +278,9 @@ def _recent(client: redis.Redis, limit: int) -> list[dict[str, Any]]:
             continue
         entries = [_parse(e) for e in client.lrange(key, 0, -1)]
         objects = [e for e in entries if isinstance(e, dict)]
-        stamps = [e["timestamp"] for e in objects if isinstance(e.get("timestamp"), int)]
+        stamps = [
+            e["timestamp"] for e in objects if isinstance(e.get("timestamp"), int)
+        ]
         traces.append(
             {
                 "id": key.decode()[len("logs:") :],

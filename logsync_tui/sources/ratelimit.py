@@ -2,8 +2,9 @@
 
 Hosted Redis plans bill per command and the logging Worker has its own quota,
 so every request logsync makes passes one `RateLimiter`: a token bucket caps
-requests per second and a daily budget caps how many are spent per UTC day.
-A Redis pipeline costs one token per command in it.
+requests (round trips) per second and a daily budget caps what is spent per
+UTC day. A Redis pipeline is one round trip but costs the budget one request
+per command in it, as the bill counts them.
 
 Clock, sleep and randomness are injected, so tests run without waiting.
 """
@@ -55,11 +56,11 @@ class LimiterFigures:
 
 
 class RateLimiter:
-    """A token bucket (requests per second) plus a daily request budget.
+    """A token bucket (round trips per second) plus a daily request budget.
 
     `per_second` of 0 turns the bucket off; `daily` of 0 turns the budget
-    off. Requests are reserved up front: a caller asking for more tokens than
-    the bucket holds waits for the deficit, and later callers wait behind it.
+    off. Tokens are reserved up front: a caller finding the bucket empty
+    waits for its token, and later callers queue behind it.
     """
 
     def __init__(
@@ -90,7 +91,7 @@ class RateLimiter:
         return int(moment // SECONDS_PER_DAY)
 
     def reserve(self, cost: int = 1) -> float:
-        """Spend `cost` requests now; return how long to wait before sending.
+        """Spend one round trip carrying `cost` requests; return the wait.
 
         Raises BudgetExhausted, spending nothing, when today's budget is short.
         """
@@ -105,26 +106,26 @@ class RateLimiter:
                 )
             self._used_today += cost
             self._used_total += cost
-            return self._take_tokens(now, cost)
+            return self._take_token(now)
 
     def _roll_day(self, now: float) -> None:
         day = self._day_of(now)
         if day != self._day:
             self._day, self._used_today = day, 0
 
-    def _take_tokens(self, now: float, cost: int) -> float:
+    def _take_token(self, now: float) -> float:
         if not self.per_second:
             return 0.0
         elapsed = max(0.0, now - self._last)
         self._last = max(self._last, now)
         self._tokens = min(self.burst, self._tokens + elapsed * self.per_second)
-        self._tokens -= cost
+        self._tokens -= 1
         if self._tokens >= 0:
             return 0.0
         return -self._tokens / self.per_second
 
     def acquire(self, cost: int = 1) -> None:
-        """Spend `cost` requests, sleeping until the bucket allows them."""
+        """Spend one round trip of `cost` requests, sleeping until it may go."""
         wait = self.reserve(cost)
         if wait > 0:
             log.debug("rate limiter: waiting %.3fs for %d requests", wait, cost)

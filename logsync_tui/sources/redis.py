@@ -138,7 +138,8 @@ class RedisSource:
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one client call, turning Redis failures into SourceError.
 
-        The shared limiter is charged per command: a pipeline costs its length.
+        The shared limiter sees one round trip; a pipeline costs the daily
+        budget one request per command in it.
         """
         owner = getattr(fn, "__self__", None)
         self.limiter.acquire(len(owner) if isinstance(owner, Pipeline) else 1)
