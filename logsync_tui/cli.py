@@ -158,9 +158,10 @@ def _worker_source(settings: Settings, limiter: Any) -> Any:
 
 def _source(settings: Settings, limiter: Any = None) -> Any:
     """Redis when a Redis URL is set, else the Worker; one shared limiter."""
+    from logsync_tui.logsetup import log_path
     from logsync_tui.sources.ratelimit import limiter_from
 
-    limiter = limiter or limiter_from(settings)
+    limiter = limiter or limiter_from(settings, log_path().parent / "requests.json")
     if settings.redis_url:
         return _redis_source(settings, limiter)
     if settings.worker_url:

@@ -12,12 +12,14 @@ Clock, sleep and randomness are injected, so tests run without waiting.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from logsync_tui.config import Settings
 from logsync_tui.errors import SourceError
@@ -71,6 +73,7 @@ class RateLimiter:
         burst: float | None = None,
         clock: Clock = time.time,
         sleep: Sleep = time.sleep,
+        ledger: UsageLedger | None = None,
     ) -> None:
         if per_second < 0 or daily < 0:
             raise ValueError("rate limits cannot be negative")
@@ -83,7 +86,8 @@ class RateLimiter:
         self._tokens = self.burst
         self._last = clock()
         self._day = self._day_of(self._last)
-        self._used_today = 0
+        self._ledger = ledger
+        self._used_today = ledger.load(self._day) if ledger else 0
         self._used_total = 0
 
     @staticmethod
@@ -131,6 +135,13 @@ class RateLimiter:
             log.debug("rate limiter: waiting %.3fs for %d requests", wait, cost)
             self._sleep(wait)
 
+    def flush(self) -> None:
+        """Write today's spending to the ledger, if there is one."""
+        if self._ledger is not None:
+            with self._lock:
+                day, used = self._day, self._used_today
+            self._ledger.save(day, used)
+
     def figures(self) -> LimiterFigures:
         """The limits and what has been spent so far."""
         with self._lock:
@@ -141,6 +152,41 @@ class RateLimiter:
                 used_today=self._used_today,
                 used_total=self._used_total,
             )
+
+
+class UsageLedger:
+    """Requests spent on one UTC day, kept in a small JSON file between runs.
+
+    Two processes running at once each write their own total: the last one
+    to finish wins, so the day's count can come out low.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, day: int) -> int:
+        """Requests already spent on `day` (0 for another day or no file)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable %s: %s", self.path, exc)
+            return 0
+        if not isinstance(data, dict) or data.get("day") != day:
+            return 0
+        used = data.get("used")
+        return used if isinstance(used, int) and used >= 0 else 0
+
+    def save(self, day: int, used: int) -> None:
+        """Record `used` requests for `day`; a failure is logged, not raised."""
+        temp = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_text(json.dumps({"day": day, "used": used}), encoding="utf-8")
+            temp.replace(self.path)
+        except OSError as exc:
+            log.warning("cannot record request usage in %s: %s", self.path, exc)
 
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -163,7 +209,7 @@ class RetryPolicy:
         """Seconds to wait after failed try number `attempt` (0 is the first)."""
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after)
-        return self.rand() * min(self.cap, self.base * 2**attempt)
+        return self.rand() * min(self.cap, self.base * 2.0**attempt)
 
     def should_retry(self, attempt: int) -> bool:
         """True while tries remain after try number `attempt`."""
@@ -185,9 +231,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - moment)
 
 
-def limiter_from(settings: Settings) -> RateLimiter:
-    """The shared limiter built from `requests_per_second` and the daily budget."""
+def limiter_from(settings: Settings, ledger: Path | None = None) -> RateLimiter:
+    """The shared limiter built from `requests_per_second` and the daily budget.
+
+    With `ledger`, today's spending carries over from earlier runs.
+    """
     return RateLimiter(
         per_second=float(settings.requests_per_second),
         daily=settings.daily_request_budget,
+        ledger=UsageLedger(ledger) if ledger is not None else None,
     )

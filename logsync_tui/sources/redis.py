@@ -109,10 +109,11 @@ class RedisSource:
         return redact_url(self.url)
 
     def close(self) -> None:
-        """Drop the connection pool."""
+        """Drop the connection pool and record the requests spent."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self.limiter.flush()
 
     def client(self) -> redis.Redis:
         """The connected client (bytes in, bytes out)."""

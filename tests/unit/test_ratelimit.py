@@ -16,6 +16,7 @@ from logsync_tui.sources.ratelimit import (
     BudgetExhausted,
     RateLimiter,
     RetryPolicy,
+    UsageLedger,
     limiter_from,
     parse_retry_after,
 )
@@ -204,3 +205,27 @@ def test_redis_sync_stops_cleanly_at_the_daily_budget(
             list(source.read(ReadRequest(), threading.Event()))
     finally:
         source.close()
+
+
+def test_the_ledger_carries_todays_spending_into_the_next_run(tmp_path: Path) -> None:
+    clock = FakeClock()
+    ledger = UsageLedger(tmp_path / "state" / "requests.json")
+    first = RateLimiter(0, 100, clock=clock, ledger=ledger)
+    first.reserve(30)
+    first.flush()
+    second = RateLimiter(0, 100, clock=clock, ledger=ledger)
+    assert second.figures().used_today == 30
+    with pytest.raises(BudgetExhausted):
+        second.reserve(71)
+    clock.now += SECONDS_PER_DAY
+    assert RateLimiter(0, 100, clock=clock, ledger=ledger).figures().used_today == 0
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"day": "x", "used": 5}', "[1]"])
+def test_an_unreadable_ledger_counts_as_nothing_spent(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "requests.json"
+    path.write_text(text)
+    clock = FakeClock()
+    assert RateLimiter(0, 10, clock=clock, ledger=UsageLedger(path)).reserve(10) == 0

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import redis
 
 from logsync_tui.config import load_settings
 from logsync_tui.errors import SourceError
+from logsync_tui.sources.base import ReadRequest
 from logsync_tui.sources.ratelimit import BudgetExhausted, RateLimiter, RetryPolicy
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.sources.worker import CAP_WARNING, WorkerSource
@@ -621,3 +623,28 @@ def test_cli_never_prints_or_logs_the_token_or_passwords(
     for secret in (TOKEN, "pw-SECRET-77", "upstash-secret-token"):
         assert secret not in text
     assert "answered 500" in text
+
+
+def test_cli_stats_remember_todays_requests_across_runs(
+    rclient: redis.Redis, worker: WorkerServer, tmp_path: Path
+) -> None:
+    seed_traces(rclient, 1)
+    env = {"LOGSYNC_WORKER_URL": worker.url}
+    run_cli("stats", tmp_path=tmp_path, env=env)
+    done = run_cli("stats", "--json", tmp_path=tmp_path, env=env)
+    assert json.loads(done.stdout)["cost"]["used_today"] == 4
+
+
+def test_a_cancelled_read_stops_before_fetching_traces(
+    rclient: redis.Redis, worker: WorkerServer
+) -> None:
+    seed_traces(rclient, 3)
+    cancel = threading.Event()
+    cancel.set()
+    source = source_for(worker.url, Sleeps())
+    try:
+        chunks = list(source.read(ReadRequest(), cancel))
+    finally:
+        source.close()
+    assert chunks == []
+    assert not worker.requests("/logs")
