@@ -139,49 +139,40 @@ def _open_app(settings: Settings) -> int:
     return run_app(settings)
 
 
-def _redis_source(settings: Settings, limiter: Any = None) -> Any:
+def _redis_source(settings: Settings) -> Any:
     from logsync_tui.sources.redis import RedisSource
 
     if not settings.redis_url:
         raise UsageError(
             "no Redis URL: pass --redis-url or set LOGSYNC_REDIS_URL or REDIS_URL"
         )
-    return RedisSource(settings.redis_url, limiter=limiter)
+    return RedisSource(settings.redis_url)
 
 
-def _worker_source(settings: Settings, limiter: Any) -> Any:
-    from logsync_tui.sources.worker import WorkerSource
-
-    url = settings.worker_url or ""
-    return WorkerSource(url, token=settings.worker_token, limiter=limiter)
-
-
-def _source(settings: Settings, limiter: Any = None) -> Any:
+def _source(settings: Settings) -> Any:
     """Redis when a Redis URL is set, else the Worker; one shared limiter."""
     from logsync_tui.logsetup import log_path
-    from logsync_tui.sources.ratelimit import limiter_from
+    from logsync_tui.sources.select import open_source
 
-    limiter = limiter or limiter_from(settings, log_path().parent / "requests.json")
-    if settings.redis_url:
-        return _redis_source(settings, limiter)
-    if settings.worker_url:
-        return _worker_source(settings, limiter)
-    raise UsageError(
-        "no source: pass --redis-url or --worker-url, or set LOGSYNC_REDIS_URL, "
-        "REDIS_URL, LOGSYNC_WORKER_URL, NEXT_PUBLIC_LOG_WORKER_URL or LOG_WORKER_URL"
-    )
+    source = open_source(settings, log_path().parent / "requests.json")
+    if source is None:
+        raise UsageError(
+            "no source: pass --redis-url or --worker-url, or set LOGSYNC_REDIS_URL, "
+            "REDIS_URL, LOGSYNC_WORKER_URL, NEXT_PUBLIC_LOG_WORKER_URL or "
+            "LOG_WORKER_URL"
+        )
+    return source
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync stats`: the buffer summary."""
-    from logsync_tui.stats import source_stats
+    from logsync_tui.sources.select import worker_beside
+    from logsync_tui.stats import buffer_stats
 
     source = _source(settings)
-    extra = None
-    if settings.redis_url and settings.worker_url:
-        extra = _worker_source(settings, source.limiter)
+    extra = worker_beside(settings, source)
     try:
-        stats = source_stats(source, extra)
+        stats = buffer_stats(source, worker=extra)
     finally:
         source.close()
         if extra is not None:
@@ -194,13 +185,14 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _format_stats(stats: Any) -> str:
+    from logsync_tui.stats import cost_line, worker_health_line, worker_lines
     from logsync_tui.timeparse import iso_ms
 
     def counts(d: dict[str, int]) -> str:
         return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "none"
 
     if stats.kind == "worker":
-        lines = _worker_lines(stats)
+        lines = worker_lines(stats)
     else:
         lines = [
             f"source      {stats.source}  (redis {stats.server_version}, "
@@ -211,7 +203,7 @@ def _format_stats(stats: Any) -> str:
             f"levels      {counts(stats.by_level)}",
         ]
         if stats.worker is not None:
-            lines.append(_worker_health_line("worker", stats.worker))
+            lines.append(worker_health_line("worker", stats.worker))
     if stats.soonest_expiry_seconds is not None:
         lines.append(
             f"expiry      soonest in {stats.soonest_expiry_seconds}s; "
@@ -227,38 +219,9 @@ def _format_stats(stats: Any) -> str:
             f"recent      {when}  {trace['id']}  "
             f"{trace['logCount']} entries  {','.join(trace['systems'])}{flag}"
         )
-    lines.append(_cost_line(stats.cost))
+    lines.append(cost_line(stats.cost))
     lines += [f"note        {n}" for n in stats.notes]
     return "\n".join(lines)
-
-
-def _worker_lines(stats: Any) -> list[str]:
-    worker = stats.worker or {}
-    ttl = worker.get("ttl_seconds")
-    return [
-        _worker_health_line(f"source      {stats.source} ", worker)
-        + f", {stats.latency_ms:.1f} ms",
-        f"entries     {stats.entries:,} in {stats.traces:,} traces listed by the "
-        f"Worker (at most 50); entries kept {ttl if ttl is not None else '?'}s",
-    ]
-
-
-def _worker_health_line(head: str, worker: dict[str, Any]) -> str:
-    return (
-        f"{head:<11} ({worker.get('service')} {worker.get('status')}, "
-        f"HTTP {worker.get('http_status')}, redis {worker.get('redis')})"
-    )
-
-
-def _cost_line(cost: dict[str, Any]) -> str:
-    budget = cost.get("daily_budget")
-    limit = f"of {budget:,} a day" if budget else "no daily budget"
-    rate = cost.get("requests_per_second")
-    return (
-        f"cost        a full sync: about {cost.get('sync_requests', 0):,} requests; "
-        f"used today {cost.get('used_today', 0):,} {limit}; "
-        f"{f'{rate:g}/s' if rate else 'no per-second limit'}"
-    )
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:

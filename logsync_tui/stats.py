@@ -61,9 +61,27 @@ class BufferStats:
 
 
 def buffer_stats(
+    source: RedisSource | WorkerSource,
+    cancel: threading.Event | None = None,
+    worker: WorkerSource | None = None,
+) -> BufferStats:
+    """Summarise the buffer from either source; nothing is written anywhere.
+
+    `worker`, when Redis is the source, adds the Worker's health beside.
+    """
+    if isinstance(source, WorkerSource):
+        return worker_stats(source)
+    out = redis_stats(source, cancel)
+    if worker is not None:
+        add_worker_health(out, worker)
+        out.cost = cost_figures(out.cost["sync_requests"], source.limiter)
+    return out
+
+
+def redis_stats(
     source: RedisSource, cancel: threading.Event | None = None
 ) -> BufferStats:
-    """Scan the buffer and summarise it; nothing is written anywhere."""
+    """Scan the buffer in Redis and summarise it."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
     out = BufferStats(source=source.describe())
@@ -180,14 +198,33 @@ def _ttl_figures(out: BufferStats, lists: list[Any]) -> None:
     out.expiring_soon_entries = sum(k.length for k in soon)
 
 
-def source_stats(
-    source: RedisSource | WorkerSource, worker: WorkerSource | None = None
-) -> BufferStats:
-    """Stats from whichever source is in use; `worker` adds its health beside."""
-    if isinstance(source, WorkerSource):
-        return worker_stats(source)
-    out = buffer_stats(source)
-    if worker is not None:
-        add_worker_health(out, worker)
-        out.cost = cost_figures(out.cost["sync_requests"], source.limiter)
-    return out
+def worker_lines(stats: BufferStats) -> list[str]:
+    """The first lines of `logsync stats` when the Worker is the source."""
+    worker = stats.worker or {}
+    ttl = worker.get("ttl_seconds")
+    return [
+        worker_health_line(f"source      {stats.source} ", worker)
+        + f", {stats.latency_ms:.1f} ms",
+        f"entries     {stats.entries:,} in {stats.traces:,} traces listed by the "
+        f"Worker (at most 50); entries kept {ttl if ttl is not None else '?'}s",
+    ]
+
+
+def worker_health_line(head: str, worker: dict[str, Any]) -> str:
+    """One line on the Worker's health after `head`."""
+    return (
+        f"{head:<11} ({worker.get('service')} {worker.get('status')}, "
+        f"HTTP {worker.get('http_status')}, redis {worker.get('redis')})"
+    )
+
+
+def cost_line(cost: dict[str, Any]) -> str:
+    """What a sync will cost and what was spent, as one line."""
+    budget = cost.get("daily_budget")
+    limit = f"of {budget:,} a day" if budget else "no daily budget"
+    rate = cost.get("requests_per_second")
+    return (
+        f"cost        a full sync: about {cost.get('sync_requests', 0):,} requests; "
+        f"used today {cost.get('used_today', 0):,} {limit}; "
+        f"{f'{rate:g}/s' if rate else 'no per-second limit'}"
+    )

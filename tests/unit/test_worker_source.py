@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import redis
 
-from logsync_tui.config import load_settings
+from logsync_tui.config import Settings, load_settings
 from logsync_tui.errors import SourceError
 from logsync_tui.sources.base import ReadRequest
 from logsync_tui.sources.ratelimit import BudgetExhausted, RateLimiter, RetryPolicy
 from logsync_tui.sources.redis import RedisSource
+from logsync_tui.sources.select import open_source, worker_beside
 from logsync_tui.sources.worker import CAP_WARNING, WorkerSource
-from logsync_tui.stats import source_stats
+from logsync_tui.stats import buffer_stats
 from logsync_tui.storage import Store
 from logsync_tui.sync import SyncResult, SyncScope, run_sync
 from tests.conftest import push_like_worker, read_jsonl
@@ -472,7 +473,7 @@ def test_redis_down_gives_503_and_a_clean_failure(
         dead = f"redis://127.0.0.1:{s.getsockname()[1]}"
     with running_worker(dead) as server:
         source = source_for(server.url, sleeps)
-        stats = source_stats(source)
+        stats = buffer_stats(source)
         assert stats.worker is not None and stats.worker["http_status"] == 503
         assert any("unhealthy" in n and "503" in n for n in stats.notes)
         with pytest.raises(SourceError) as info:
@@ -489,7 +490,7 @@ def test_worker_stats_from_health_and_recent(
     seed_traces(rclient, 4, per_trace=3)
     source = source_for(worker.url, Sleeps(), daily=10_000)
     try:
-        stats = source_stats(source)
+        stats = buffer_stats(source)
     finally:
         source.close()
     assert (stats.kind, stats.keys, stats.traces, stats.entries) == (
@@ -515,7 +516,7 @@ def test_redis_stats_show_the_worker_beside_when_both_are_set(
     redis_source = RedisSource(redis_url, limiter=limiter)
     other = WorkerSource(worker.url, limiter=limiter)
     try:
-        stats = source_stats(redis_source, other)
+        stats = buffer_stats(redis_source, worker=other)
     finally:
         redis_source.close()
         other.close()
@@ -648,3 +649,20 @@ def test_a_cancelled_read_stops_before_fetching_traces(
         source.close()
     assert chunks == []
     assert not worker.requests("/logs")
+
+
+def test_open_source_prefers_redis_and_shares_one_limiter(tmp_path: Path) -> None:
+    both = Settings(
+        redis_url="redis://127.0.0.1:1",
+        worker_url="https://w.example",
+        worker_token=TOKEN,
+    )
+    source = open_source(both)
+    beside = worker_beside(both, source) if source is not None else None
+    assert isinstance(source, RedisSource) and isinstance(beside, WorkerSource)
+    assert beside.limiter is source.limiter
+    only_worker = Settings(worker_url="https://w.example")
+    chosen = open_source(only_worker)
+    assert isinstance(chosen, WorkerSource)
+    assert worker_beside(only_worker, chosen) is None
+    assert open_source(Settings(db=tmp_path / "x.duckdb")) is None
