@@ -16,9 +16,7 @@ from typing import Any
 
 import redis
 import redis.exceptions as rex
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.client import Pipeline
-from redis.retry import Retry
 
 from logsync_tui.errors import SourceError
 from logsync_tui.redact import redact_text, redact_url
@@ -32,7 +30,7 @@ from logsync_tui.sources.base import (
     head_hash,
     trace_key,
 )
-from logsync_tui.sources.ratelimit import RateLimiter, RetryPolicy
+from logsync_tui.sources.ratelimit import RateLimiter
 from logsync_tui.storage.state import Watermark
 
 log = logging.getLogger(__name__)
@@ -96,13 +94,11 @@ class RedisSource:
         *,
         timeout: float = 30.0,
         limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
     ) -> None:
         self.url = url
         self._timeout = timeout
         self._client: redis.Redis | None = None
         self.limiter = limiter or RateLimiter(per_second=0)
-        self.retry = retry or RetryPolicy()
 
     def describe(self) -> str:
         """The Redis URL with its password masked."""
@@ -124,10 +120,6 @@ class RedisSource:
                     decode_responses=False,
                     socket_timeout=self._timeout,
                     socket_connect_timeout=min(self._timeout, 10.0),
-                    retry=Retry(
-                        ExponentialWithJitterBackoff(self.retry.cap, self.retry.base),
-                        self.retry.attempts - 1,
-                    ),
                 )
             except ValueError as exc:
                 raise SourceError(
