@@ -248,6 +248,16 @@ class WorkerSource:
             raise SourceError(str(exc), title="worker") from exc
         return parse_recent(data)
 
+    def scan_keys(self, cancel: threading.Event | None = None) -> list[bytes]:
+        """The `logs:*` keys of the traces the Worker lists (at most 50).
+
+        Shaped like `RedisSource.scan_keys`, so trace completion works
+        with either source.
+        """
+        if cancel is not None and cancel.is_set():
+            return []
+        return sorted({trace_key(t["id"]).encode() for t in self.recent().traces})
+
     def trace_logs(self, trace_id: str) -> TraceLogs:
         """`GET /logs?trace_id=`: one trace's entries, newest first.
 

@@ -666,3 +666,17 @@ def test_open_source_prefers_redis_and_shares_one_limiter(tmp_path: Path) -> Non
     assert isinstance(chosen, WorkerSource)
     assert worker_beside(only_worker, chosen) is None
     assert open_source(Settings(db=tmp_path / "x.duckdb")) is None
+
+
+def test_scan_keys_lists_the_workers_traces_like_redis_does(
+    redis_url: str, rclient: redis.Redis, worker: WorkerServer
+) -> None:
+    seed_traces(rclient, 3)
+    source = source_for(worker.url, Sleeps())
+    redis_source = RedisSource(redis_url)
+    try:
+        assert source.scan_keys() == redis_source.scan_keys()
+        assert len(source.scan_keys()) == 3
+    finally:
+        source.close()
+        redis_source.close()
