@@ -35,7 +35,8 @@ class Fault:
 
     kinds: delay, status (with optional retry_after), truncate (JSON cut,
     framing valid), disconnect (fewer bytes than announced, then close),
-    html (an HTML page with `status`), json (`body` sent instead).
+    html (an HTML page with `status`), json (`body` sent instead with 200),
+    raw (the bytes of `body` sent with `status`).
     """
 
     kind: str
@@ -198,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, HTML_PAGE.encode(), "text/html; charset=utf-8")
         elif fault.kind == "json":
             self._send(200, json.dumps(fault.body).encode())
+        elif fault.kind == "raw":
+            self._send(fault.status, fault.body)
         elif fault.kind == "truncate":
             self._send(200, b'{"trace_id":"t","logs":[{"id":"1_a","mess')
         elif fault.kind == "disconnect":

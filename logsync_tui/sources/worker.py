@@ -222,9 +222,11 @@ class WorkerSource:
     def _decode(
         self, path: str, params: dict[str, str] | None, response: httpx.Response
     ) -> Any:
+        # A stray non-UTF-8 byte costs one character, not the whole answer.
+        text = response.content.decode("utf-8", errors="replace")
         try:
-            return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
             raise BadAnswer(
                 f"{self._where(path, params)} answered {response.status_code} with "
                 f"{_body_kind(response)}: {excerpt(response)}"

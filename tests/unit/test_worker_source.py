@@ -680,3 +680,37 @@ def test_scan_keys_lists_the_workers_traces_like_redis_does(
     finally:
         source.close()
         redis_source.close()
+
+
+def test_an_error_body_excerpt_masks_urls_with_secrets(
+    rclient: redis.Redis, worker: WorkerServer, tmp_path: Path
+) -> None:
+    seed_traces(rclient, 2)
+    body = b"upstream rediss://default:hunter2-SECRET@db.example:6379 refused " * 20
+    worker.fault("raw", path="/logs", status=500, body=body)
+    result = sync_into(tmp_path / "s.duckdb", source_for(worker.url, Sleeps()))
+    (warning,) = [w for w in result.warnings if "answered 500" in w]
+    assert "rediss://default:***@db.example" in warning
+    assert "hunter2" not in warning
+    assert warning.endswith("...") and len(warning) < 400
+
+
+def test_a_stray_invalid_byte_does_not_lose_the_trace(
+    worker: WorkerServer, tmp_path: Path
+) -> None:
+    good = json.dumps({"trace_id": "t-x", "logs": [entry("t-x", 1)]}).encode()
+    body = good.replace(b"step 1", b"step \xff1")
+    worker.fault("json", path="/traces/recent", body={"traces": [{"id": "t-x"}]})
+    worker.fault("raw", path="/logs", status=200, body=body)
+    result = sync_into(tmp_path / "s.duckdb", source_for(worker.url, Sleeps()))
+    assert result.inserted == 1
+    assert stored(tmp_path / "s.duckdb", "SELECT message FROM debug_logs") == [
+        ("step \ufffd1",)
+    ]
+
+
+def test_an_empty_body_is_reported(worker: WorkerServer, tmp_path: Path) -> None:
+    worker.fault("json", path="/traces/recent", body={"traces": [{"id": "t-x"}]})
+    worker.fault("raw", path="/logs", status=200, body=b"")
+    result = sync_into(tmp_path / "s.duckdb", source_for(worker.url, Sleeps()))
+    assert any("an empty body instead of JSON" in w for w in result.warnings)
