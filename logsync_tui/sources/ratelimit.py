@@ -202,7 +202,8 @@ class RetryPolicy:
     cap: float = 8.0
     max_retry_after: float = 60.0
     statuses: frozenset[int] = RETRY_STATUSES
-    sleep: Sleep = field(default=time.sleep, compare=False)
+    sleep: Sleep | None = field(default=None, compare=False)
+    """Injected by tests; by default waits end early when a cancel is set."""
     rand: Callable[[], float] = field(default=random.random, compare=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -210,6 +211,16 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after)
         return self.rand() * min(self.cap, self.base * 2.0**attempt)
+
+    def pause(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        """Wait before a retry; True when `cancel` was set meanwhile."""
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif cancel is not None:
+            return cancel.wait(seconds)
+        else:
+            time.sleep(seconds)
+        return cancel is not None and cancel.is_set()
 
     def should_retry(self, attempt: int) -> bool:
         """True while tries remain after try number `attempt`."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from logsync_tui.errors import SourceError
+from logsync_tui.errors import SourceError, SyncCancelled
 from logsync_tui.redact import redact_text, redact_url
 from logsync_tui.sources.base import (
     BadKey,
@@ -115,6 +115,8 @@ class WorkerSource:
         self._timeout = timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._cancel: threading.Event | None = None
+        """The running read's cancel event: it cuts retry waits short."""
 
     def describe(self) -> str:
         """The Worker URL with any secret masked."""
@@ -172,7 +174,8 @@ class WorkerSource:
             log.warning(
                 "%s; retrying in %.2fs", self._explain(path, params, failure), delay
             )
-            self.retry.sleep(delay)
+            if self.retry.pause(delay, self._cancel):
+                raise SyncCancelled("the sync was cancelled while waiting to retry")
             attempt += 1
 
     def _where(self, path: str, params: dict[str, str] | None) -> str:
@@ -282,6 +285,7 @@ class WorkerSource:
         self, request: ReadRequest, cancel: threading.Event
     ) -> Iterator[ReadChunk]:
         """Yield each listed (or named) trace whole, `chunk_entries` at a time."""
+        self._cancel = cancel
         chunk = ReadChunk()
         names = list(dict.fromkeys(request.traces))
         if not names:

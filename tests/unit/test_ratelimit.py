@@ -229,3 +229,10 @@ def test_an_unreadable_ledger_counts_as_nothing_spent(
     path.write_text(text)
     clock = FakeClock()
     assert RateLimiter(0, 10, clock=clock, ledger=UsageLedger(path)).reserve(10) == 0
+
+
+def test_a_retry_pause_ends_at_once_when_cancelled() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    assert RetryPolicy().pause(60.0, cancel) is True
+    assert RetryPolicy().pause(0.0, threading.Event()) is False

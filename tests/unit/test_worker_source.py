@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from logsync_tui.config import Settings, load_settings
-from logsync_tui.errors import SourceError
+from logsync_tui.errors import SourceError, SyncCancelled
 from logsync_tui.sources.base import ReadRequest
 from logsync_tui.sources.ratelimit import BudgetExhausted, RateLimiter, RetryPolicy
 from logsync_tui.sources.redis import RedisSource
@@ -714,3 +714,16 @@ def test_an_empty_body_is_reported(worker: WorkerServer, tmp_path: Path) -> None
     worker.fault("raw", path="/logs", status=200, body=b"")
     result = sync_into(tmp_path / "s.duckdb", source_for(worker.url, Sleeps()))
     assert any("an empty body instead of JSON" in w for w in result.warnings)
+
+
+def test_cancel_cuts_a_retry_wait_short(worker: WorkerServer) -> None:
+    worker.fault("status", path="/traces/recent", status=429, retry_after="30")
+    source = WorkerSource(worker.url, limiter=RateLimiter(per_second=0))
+    cancel = threading.Event()
+    cancel.set()
+    try:
+        with pytest.raises(SyncCancelled):
+            list(source.read(ReadRequest(), cancel))
+    finally:
+        source.close()
+    assert len(worker.requests()) == 1
