@@ -109,6 +109,12 @@ class WorkerSource:
         timeout: float = 30.0,
     ) -> None:
         self.url = url.rstrip("/")
+        try:
+            httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise SourceError(
+                f"cannot use the Worker URL {self.describe()}: {exc}", title="worker"
+            ) from exc
         self.limiter = limiter or RateLimiter()
         self.retry = retry or RetryPolicy()
         self._token = token

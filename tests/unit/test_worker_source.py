@@ -727,3 +727,9 @@ def test_cancel_cuts_a_retry_wait_short(worker: WorkerServer) -> None:
     finally:
         source.close()
     assert len(worker.requests()) == 1
+
+
+def test_a_malformed_worker_url_is_refused_cleanly() -> None:
+    with pytest.raises(SourceError) as info:
+        WorkerSource("http://[::1")
+    assert "cannot use the Worker URL" in info.value.cause
