@@ -97,12 +97,12 @@ def _build(values: dict[str, Any]) -> Settings:
         check_redis_url(str(out["redis_url"]))
     if out.get("worker_url"):
         check_worker_url(str(out["worker_url"]))
+    _check_limits(out)
     if out.get("conflict_policy", "keep") not in ("keep", "take"):
         raise ConfigError("conflict_policy must be 'keep' or 'take'")
     for name in ("batch_size",):
         if name in out and (not isinstance(out[name], int) or out[name] < 1):
             raise ConfigError(f"{name} must be a positive whole number")
-    _check_limits(out)
     return Settings(**out)
 
 
