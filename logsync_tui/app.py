@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import ClassVar
@@ -88,6 +89,15 @@ class LogsyncApp(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._start or self.start_mode())
+        if self.store.read_only:
+            self.notify(
+                f"{self.store.path} is open in another logsync, so it was opened "
+                "read-only: browsing and exports work, syncs and undo do not.",
+                title="store read-only",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
 
     def start_mode(self) -> str:
         """The first screen: Stats when it exists, else the Logs."""
@@ -149,7 +159,25 @@ def screen_commands(screen: Screen[object]) -> Iterable[SystemCommand]:
 
 
 def run_app(settings: Settings) -> int:
-    """Run the app until the user quits; the exit status for the CLI."""
-    app = LogsyncApp(settings)
-    result = app.run()
+    """Run the app until the user quits; the exit status for the CLI.
+
+    The store is opened before the screen is taken over, so waiting for a
+    busy file is reported on stderr like any command; when other processes
+    only read it, the app opens it read-only.
+    """
+    store = Store.open(
+        settings.db,
+        wait=settings.lock_wait,
+        on_wait=_tell,
+        fallback_read_only=True,
+    )
+    try:
+        result = LogsyncApp(settings, store=store).run()
+    finally:
+        store.close()
     return int(result or 0)
+
+
+def _tell(text: str) -> None:
+    sys.stderr.write(f"logsync: {text}\n")
+    sys.stderr.flush()
