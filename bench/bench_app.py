@@ -8,8 +8,9 @@ own. Prints figures; asserts nothing.
     python bench/bench_app.py [--entries 1000000] [--traces 20000] [--db PATH]
 
 Figures:
-- first page: from creating the app (on the Logs screen) until its first
-  page of rows and its "N matching of M stored" count are painted;
+- first page: from the key that opens the Logs screen (the app starts on
+  the Sync screen) until its first page of rows and its "N matching of M
+  stored" count are painted;
 - search keystroke: from a key event in the search box until the table is
   painted with the new filter's first page and count (median, 90th pct);
 - jump to end: from G until the oldest row is painted;
@@ -136,11 +137,16 @@ async def key_to_page(app: App[object], key: str, character: str | None) -> floa
 async def measure(db: Path) -> dict[str, object]:
     """Drive the app on `db` and time the Logs screen."""
     started = time.perf_counter()
-    app = LogsyncApp(Settings(db=db), start="logs")
+    app = LogsyncApp(Settings(db=db), start="sync")
     async with app.run_test(size=(160, 45)) as pilot:
+        ready = time.perf_counter() - started
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        opened = time.perf_counter()
+        app.post_message(events.Key("3", "3"))
         await wait_for(loaded_after(app, 0))
         await painted(app)
-        cold = time.perf_counter() - started
+        first_page = time.perf_counter() - opened
         stored = logs_screen(app).stored
         pages = await search_keystrokes(app, pilot)
         await pilot.press("r")
@@ -149,7 +155,8 @@ async def measure(db: Path) -> dict[str, object]:
         current, peak = rss_mb()
     return {
         "stored": stored,
-        "first_page_cold_s": cold,
+        "app_ready_s": ready,
+        "first_page_s": first_page,
         "keystrokes": len(pages),
         "search_page_median_s": statistics.median(pages),
         "search_page_p90_s": statistics.quantiles(pages, n=10)[-1],
@@ -219,7 +226,8 @@ def report(figures: dict[str, float]) -> None:
 
     lines = [
         ("stored entries", f"{figures['stored']:,}"),
-        ("first page, app start", ms("first_page_cold_s")),
+        ("app start (Sync screen up)", ms("app_ready_s")),
+        ("key 3 -> Logs first page", ms("first_page_s")),
         ("search keystrokes measured", f"{figures['keystrokes']}"),
         ("search key -> page + count", ms("search_page_median_s") + " median"),
         ("", ms("search_page_p90_s") + " p90"),
