@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 from rich.console import Console
+from textual.pilot import Pilot
+from textual.worker import WorkerState
 
 from logsync_tui.app import LogsyncApp
 from logsync_tui.config import Settings
@@ -82,3 +84,18 @@ def render_plain(renderable: object, width: int = 200) -> str:
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
+
+
+async def idle(pilot: Pilot[object]) -> None:
+    """Wait until no worker of the app is pending or running.
+
+    Polled rather than awaited: an exclusive worker replaced by a newer one
+    ends cancelled, which `workers.wait_for_complete` reports as an error.
+    """
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    for _ in range(1000):
+        if not any(worker.state in busy for worker in pilot.app.workers):
+            await pilot.pause()
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("workers still running after 10 s")

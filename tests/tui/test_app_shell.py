@@ -10,7 +10,7 @@ from logsync_tui.config import Settings
 from logsync_tui.screens.export import ExportScreen
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.storage import Store
-from tests.tui.conftest import Entries, entry
+from tests.tui.conftest import Entries, entry, idle
 from tests.tui.test_logs_screen import SIZE, settle, status
 
 Synced = Callable[[Entries], Store]
@@ -50,7 +50,7 @@ async def test_unreachable_redis_leaves_logs_working(
         screen = await settle(pilot)
         assert "7 matching of 7 stored" in status(screen)
         await pilot.press("1")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.press("3", "slash", *"number 3")
         screen = await settle(pilot)
         assert screen.matching == 1

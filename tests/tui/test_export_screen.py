@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from logsync_tui.app import LogsyncApp
 from logsync_tui.screens.export import ExportScreen
 from logsync_tui.storage import Store
-from tests.tui.conftest import Entries, entry
+from tests.tui.conftest import Entries, entry, idle
 from tests.tui.test_log_cases import no_clipboard  # noqa: F401
 from tests.tui.test_logs_screen import SIZE, settle
 
@@ -33,7 +33,7 @@ async def export_ready(pilot: Pilot[object]) -> ExportScreen:
     assert isinstance(screen, ExportScreen)
     for _ in range(200):
         await pilot.pause(0.02)
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         if screen.measured is not None and screen.preview_text:
             return screen
     raise AssertionError("the Export screen never finished measuring")
@@ -106,7 +106,7 @@ async def test_03_copy_falls_back_then_save_still_works(
         await pilot.press("4")
         await export_ready(pilot)
         await pilot.press("c")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         notes = [n for n in app._notifications if n.title == "clipboard"]
         assert len(notes) == 1
@@ -116,7 +116,7 @@ async def test_03_copy_falls_back_then_save_still_works(
         assert str(copied[0]) in notes[0].message
         assert json.loads(copied[0].read_text(encoding="utf-8"))
         await pilot.press("s")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         saved = [p for p in out.iterdir() if p.suffix == ".json"]
         assert len(saved) == 1

@@ -14,7 +14,7 @@ from logsync_tui.storage import Store
 from logsync_tui.widgets.detail import DetailPane
 from logsync_tui.widgets.log_table import FIXED_WIDTH
 from tests.conftest import read_jsonl
-from tests.tui.conftest import Entries, render_plain, table_line
+from tests.tui.conftest import Entries, idle, render_plain, table_line
 from tests.tui.test_logs_screen import SIZE, settle
 
 MakeApp = Callable[..., LogsyncApp]
@@ -51,7 +51,7 @@ async def test_03_copy_without_clipboard_saves_a_file(
             if row.id in item.decode("utf-8")
         ]
         await pilot.press("y")
-        await app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert app.is_running
         notes = [n for n in app._notifications if "clipboard" in n.message.lower()]
@@ -82,7 +82,7 @@ async def test_04_very_long_line(synced: Synced, make_app: MakeApp) -> None:
         screen = await settle(pilot)
         assert screen.matching == 1
         await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         pane = screen.query_one(DetailPane)
         assert pane.current_row is not None
@@ -104,14 +104,14 @@ async def test_05_multiline_stack(synced: Synced, make_app: MakeApp) -> None:
             "windows line␍␊ending and a lone␍carriage return"
         )
         await pilot.press("g", "enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         body = render_plain(screen.query_one("#detail-body", Static).content)
         assert "Line1\nLine2\nLine3" in body
         assert "    at a (main.js:1:1)\n    at b (main.js:2:2)\n" in body
         assert "at c (main.js:3:3)" in body
         await pilot.press("down")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         body = render_plain(screen.query_one("#detail-body", Static).content)
         assert "windows line\nending and a lone\ncarriage return" in body

@@ -12,7 +12,7 @@ from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.storage import Store
 from logsync_tui.widgets.detail import DetailPane
 from logsync_tui.widgets.safe_text import MATCH_STYLE
-from tests.tui.conftest import Entries, entry, render_plain, table_line
+from tests.tui.conftest import Entries, entry, idle, render_plain, table_line
 
 SIZE = (160, 40)
 MakeApp = Callable[[Store], LogsyncApp]
@@ -25,7 +25,7 @@ async def settle(pilot: Pilot[object]) -> LogsScreen:
     assert isinstance(screen, LogsScreen)
     for _ in range(200):
         await pilot.pause(0.02)
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         if (
             screen.matching is not None
             and screen.loaded_generation == screen.generation
@@ -108,7 +108,7 @@ async def test_enter_expands_row_with_trace_position(synced: Synced, make_app: M
     async with make_app(store).run_test(size=SIZE) as pilot:
         screen = await settle(pilot)
         await pilot.press("down", "enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         pane = screen.query_one(DetailPane)
         assert pane.is_open
@@ -164,7 +164,7 @@ async def test_scrolling_pages_rows_from_the_store(synced: Synced, make_app: Mak
         await pilot.press("G")
         await settle(pilot)
         await pilot.pause(0.1)
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         height = screen.table.size.height
         assert "message number 0 " in table_line(screen.table, height - 1)
@@ -187,13 +187,13 @@ async def test_returning_to_logs_reloads_only_when_the_store_changed(
         screen = await settle(pilot)
         generation = screen.generation
         await pilot.press("4", "3")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert screen.generation == generation
         await pilot.press("4")
         synced([entry(n) for n in range(10, 15)])
         await pilot.press("3")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         screen = await settle(pilot)
         assert screen.generation > generation
         assert "15 matching of 15 stored" in status(screen)
@@ -215,6 +215,6 @@ async def test_command_palette_lists_screen_actions(
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot)
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert screen.table.cursor == 9

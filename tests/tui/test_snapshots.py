@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from logsync_tui.app import LogsyncApp
 from logsync_tui.storage import Store
-from tests.tui.conftest import Entries, entry
+from tests.tui.conftest import Entries, entry, idle
 from tests.tui.test_export_screen import export_ready
 from tests.tui.test_logs_screen import settle
 
@@ -60,7 +60,7 @@ def test_logs_detail(snap_compare: Snap, synced: Synced, make_app: MakeApp) -> N
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press(*["down"] * 16, "enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -10,7 +10,7 @@ from logsync_tui.app import LogsyncApp
 from logsync_tui.storage import Store
 from logsync_tui.widgets.detail import DetailPane
 from logsync_tui.widgets.log_table import FIXED_WIDTH
-from tests.tui.conftest import Entries, entry, render_plain
+from tests.tui.conftest import Entries, entry, idle, render_plain
 from tests.tui.test_logs_screen import SIZE, settle
 
 MakeApp = Callable[[Store], LogsyncApp]
@@ -54,7 +54,7 @@ async def test_messages_shown_literally(synced: Synced, make_app: MakeApp) -> No
             styles = [s.style for s in strip if s.style is not None]
             assert not any(style.link for style in styles)
             await pilot.press(*(("g", "enter") if y == 0 else ("down",)))
-            await pilot.app.workers.wait_for_complete()
+            await idle(pilot)
             await pilot.pause()
             body = pane.query_one("#detail-body", Static)
             assert detail in render_plain(body.content)
@@ -72,7 +72,7 @@ async def test_one_megabyte_line_is_cut_in_table_and_whole_in_detail(
         assert len(line) == screen.table.size.width
         assert message_cell(line).rstrip().endswith("…")
         await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         pane = screen.query_one(DetailPane)
         assert pane.is_open
