@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Static
+from textual.widgets import Checkbox, Input, Static
 
 from logsync_tui.app import LogsyncApp
 from logsync_tui.screens.logs import LogsScreen
@@ -218,3 +218,29 @@ async def test_command_palette_lists_screen_actions(
         await idle(pilot)
         await pilot.pause()
         assert screen.table.cursor == 9
+
+
+async def test_level_toggles_and_time_range(synced: Synced, make_app: MakeApp):
+    store = synced([entry(n) for n in range(40)])
+    async with make_app(store).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        screen = pilot.app.screen
+        for level in ("log", "info", "warn"):
+            screen.query_one(f"#lvl-{level}", Checkbox).value = False
+        screen = await settle(pilot)
+        assert "10 matching of 40 stored" in status(screen)
+        assert screen.filter.levels == ("error",)
+        since = screen.query_one("#f-since", Input)
+        since.value = "2026-01-01T00:00:20Z"
+        since.focus()
+        await pilot.press("enter")
+        screen = await settle(pilot)
+        assert "5 matching of 40 stored" in status(screen)
+        screen.query_one("#f-until", Input).value = "not a time"
+        screen.query_one("#f-until", Input).focus()
+        await pilot.press("enter")
+        screen = await settle(pilot)
+        assert screen.query_one("#f-until", Input).has_class("-invalid")
+        assert any(n.title == "time filter" for n in pilot.app._notifications)
+        assert "5 matching of 40 stored" in status(screen)
