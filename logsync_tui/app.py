@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
@@ -25,6 +26,8 @@ from logsync_tui.storage.queries import LogFilter
 from logsync_tui.timeparse import now_ms
 
 log = logging.getLogger(__name__)
+
+SCREENS_DIR = Path(__file__).parent / "screens"
 
 SCREEN_TITLES = {
     "stats": "Stats",
@@ -53,6 +56,12 @@ class LogsyncApp(App[int]):
     """
 
     TITLE = "logsync"
+    # The Logs and Export styles, read once at start: a screen whose CSS is
+    # already loaded opens without Textual re-parsing every stylesheet.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        SCREENS_DIR / "logs.tcss",
+        SCREENS_DIR / "export.tcss",
+    ]
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "stats": StatsScreen,
         "sync": SyncScreen,
