@@ -153,7 +153,8 @@ def _undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
         "timestamp = r.timestamp, context = r.context, stack = r.stack, "
         "raw_data = r.raw_data, raw_bytes = r.raw_bytes, source_key = r.source_key, "
         "synced_at = r.synced_at FROM replaced_logs r "
-        "WHERE r.replaced_by_run = $run AND debug_logs.id = r.id RETURNING debug_logs.id",
+        "WHERE r.replaced_by_run = $run AND debug_logs.id = r.id "
+        "RETURNING debug_logs.id",
         params,
     ).fetchall()
     con.execute("DELETE FROM replaced_logs WHERE replaced_by_run = $run", params)
