@@ -86,7 +86,22 @@ def _add_demo(sub: Any) -> None:
     p.set_defaults(handler=cmd_demo)
 
 
-COMMANDS: list[Callable[[Any], None]] = [_add_stats, _add_sync, _add_seed, _add_demo]
+def _add_import_legacy(sub: Any) -> None:
+    p = sub.add_parser("import-legacy", help="import the old Convex logging tables")
+    _common(p)
+    p.add_argument("export", type=Path, metavar="EXPORT", help="ZIP, folder or JSONL")
+    p.add_argument("--table", metavar="NAME", help="the table of a single JSONL file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_import_legacy)
+
+
+COMMANDS: list[Callable[[Any], None]] = [
+    _add_stats,
+    _add_sync,
+    _add_seed,
+    _add_demo,
+    _add_import_legacy,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -318,3 +333,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from logsync_tui.demo import run_demo
 
     return run_demo(headless=args.headless)
+
+
+def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync import-legacy`: the old Convex tables into the store."""
+    from logsync_tui.legacy import ImportOptions, format_import, import_export
+    from logsync_tui.storage import Store
+
+    with Store.open(settings.db) as store:
+        options = ImportOptions(policy=settings.conflict_policy)
+        result = import_export(store, args.export, args.table, options)
+    if args.json:
+        _emit(result.as_json())
+    else:
+        print(format_import(result))
+    return ExitCode.OK
