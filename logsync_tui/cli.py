@@ -95,12 +95,24 @@ def _add_import_legacy(sub: Any) -> None:
     p.set_defaults(handler=cmd_import_legacy)
 
 
+def _add_traces(sub: Any) -> None:
+    p = sub.add_parser("traces", help="list stored traces with their insight")
+    _common(p)
+    p.add_argument("trace", nargs="?", metavar="ID", help="one trace in detail")
+    p.add_argument("--sort", choices=["start", "duration", "entries", "errors"])
+    p.add_argument("--search", default="", metavar="TEXT", help="id, user, system")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_traces)
+
+
 COMMANDS: list[Callable[[Any], None]] = [
     _add_stats,
     _add_sync,
     _add_seed,
     _add_demo,
     _add_import_legacy,
+    _add_traces,
 ]
 
 
@@ -347,4 +359,38 @@ def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
         _emit(result.as_json())
     else:
         print(format_import(result))
+    return ExitCode.OK
+
+
+def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync traces`: the stored traces, or one trace's insight."""
+    from logsync_tui import insight
+    from logsync_tui.storage import Store
+
+    with Store.open(settings.db, read_only=True) as store:
+        con = store.cursor()
+        if args.trace:
+            return _trace_detail(con, args, settings)
+        view = insight.overview(con)
+        rows = insight.list_traces(
+            con, search=args.search, sort=args.sort or "start", limit=args.limit
+        )
+    if args.json:
+        _emit({"overview": view.as_json(), "traces": [r.as_json() for r in rows]})
+    else:
+        print(insight.format_trace_list(view, rows))
+    return ExitCode.OK
+
+
+def _trace_detail(con: Any, args: argparse.Namespace, settings: Settings) -> int:
+    from logsync_tui import insight
+    from logsync_tui.errors import StoreError
+
+    found = insight.trace_insight(con, args.trace)
+    if found is None:
+        raise StoreError(f"no trace {args.trace} in {settings.db}")
+    if args.json:
+        _emit(found.as_json())
+    else:
+        print(insight.format_insight(found))
     return ExitCode.OK
