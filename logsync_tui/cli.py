@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -106,6 +107,29 @@ def _add_traces(sub: Any) -> None:
     p.set_defaults(handler=cmd_traces)
 
 
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser(
+        "export", help="write stored logs as JSON, AI text (markdown) or CSV"
+    )
+    _common(p)
+    p.add_argument("--format", choices=("json", "text", "csv"), help="default: text")
+    p.add_argument("--jsonl", action="store_true", help="JSON, one entry per line")
+    scope = p.add_argument_group("scope (the Logs screen's filters)")
+    for flag in ("system", "level", "trace", "user"):
+        scope.add_argument(f"--{flag}", action="append", default=[], metavar="X")
+    scope.add_argument("--since", metavar="T", help="15m, 2h, 1d, epoch ms or ISO")
+    scope.add_argument("--until", metavar="T")
+    scope.add_argument("--search", default="", metavar="TEXT")
+    p.add_argument("--no-redact", action="store_true", help="keep secrets as stored")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="text: fit N tokens")
+    p.add_argument("--raw-csv", action="store_true", help="csv: no formula guard")
+    p.add_argument("--excel", action="store_true", help="csv: add a UTF-8 BOM")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="let -o replace a file")
+    p.add_argument("--copy", action="store_true", help="put it on the clipboard")
+    p.set_defaults(handler=cmd_export)
+
+
 COMMANDS: list[Callable[[Any], None]] = [
     _add_stats,
     _add_sync,
@@ -113,6 +137,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_demo,
     _add_import_legacy,
     _add_traces,
+    _add_export,
 ]
 
 
@@ -393,4 +418,89 @@ def _trace_detail(con: Any, args: argparse.Namespace, settings: Settings) -> int
         _emit(found.as_json())
     else:
         print(insight.format_insight(found))
+    return ExitCode.OK
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync export`: data to stdout, a file or the clipboard; size on stderr."""
+    from logsync_tui.export import save_export
+    from logsync_tui.storage import Store
+
+    spec = _export_spec(args)
+    if args.copy and args.output is not None:
+        raise UsageError("--copy and -o are alternatives: pick one")
+    if args.force and args.output is None:
+        raise UsageError("--force goes with -o FILE")
+    with Store.open(settings.db, read_only=True) as store:
+        con = store.cursor()
+        if args.copy:
+            return _export_copy(con, spec)
+        if args.output is not None:
+            report = save_export(con, spec, args.output, force=args.force)
+        else:
+            report = _export_stdout(con, spec)
+    if report is not None:
+        _say(report.summary())
+    return ExitCode.OK
+
+
+def _export_spec(args: argparse.Namespace) -> Any:
+    from logsync_tui.export import ExportSpec
+    from logsync_tui.storage.ingest import LEVELS, SYSTEMS
+    from logsync_tui.storage.queries import LogFilter
+    from logsync_tui.timeparse import parse_time
+
+    for name, known in (("system", SYSTEMS), ("level", LEVELS)):
+        for value in getattr(args, name):
+            if value not in known:
+                raise UsageError(f"unknown {name} {value!r}: use {', '.join(known)}")
+    flt = LogFilter(
+        systems=tuple(args.system),
+        levels=tuple(args.level),
+        traces=tuple(args.trace),
+        users=tuple(args.user),
+        since_ms=parse_time(args.since) if args.since else None,
+        until_ms=parse_time(args.until) if args.until else None,
+        search=args.search,
+    )
+    spec = ExportSpec(
+        format=args.format or ("json" if args.jsonl else "text"),
+        filter=flt,
+        redact=not args.no_redact,
+        max_tokens=args.max_tokens,
+        jsonl=args.jsonl,
+        raw_csv=args.raw_csv,
+        excel=args.excel,
+    )
+    spec.validate()
+    return spec
+
+
+def _export_stdout(con: Any, spec: Any) -> Any:
+    from logsync_tui.export import write_export
+
+    try:
+        report = write_export(con, spec, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): not an error of the export.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return None
+    return report
+
+
+def _export_copy(con: Any, spec: Any) -> int:
+    from logsync_tui.errors import ExportError
+    from logsync_tui.export import copy_text, render_export
+
+    text, report = render_export(con, spec)
+    outcome = copy_text(text)
+    if not outcome.copied:
+        raise ExportError(
+            f"could not copy to the clipboard: {outcome.reason}; nothing was "
+            "copied: write the export to a file with -o FILE instead",
+            title="clipboard",
+        )
+    _say(f"{report.summary()}; copied to the clipboard ({outcome.mechanism})")
     return ExitCode.OK

@@ -1,0 +1,129 @@
+"""The Textual application: one App switching between the four screens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from logsync_tui.config import Settings
+from logsync_tui.errors import LogsyncError
+from logsync_tui.screens.logs import LogsScreen
+from logsync_tui.screens.stats import StatsScreen
+from logsync_tui.screens.sync import SyncScreen
+from logsync_tui.sources.redis import RedisSource
+from logsync_tui.storage import Store
+from logsync_tui.storage.queries import LogFilter
+
+log = logging.getLogger(__name__)
+
+SCREEN_TITLES = {
+    "stats": "Stats",
+    "sync": "Sync",
+    "logs": "Logs",
+    "export": "Export",
+}
+
+
+class LogsyncApp(App[int]):
+    """The logsync terminal app.
+
+    Contract between the screens (kept by every screen module):
+    - `LogsyncApp(settings, *, store=None, start=None)` (`start`: the first
+      mode, for tests); `self.settings`, `self.store`
+      (opened from `settings.db` when not given), `self.source` (a
+      `RedisSource` from `settings.redis_url`, else None: every screen must
+      work on the local store alone).
+    - Screens are Textual MODES named stats, sync, logs, export, bound to the
+      keys 1 to 4 and listed in the command palette.
+    - `self.log_filter` / `self.selected_id`: what the Logs screen shows and
+      which row is under its cursor; the Export screen reads them.
+    - Workers that fail with a LogsyncError are reported by
+      `on_worker_state_changed` here; screens need no handler of their own.
+    """
+
+    TITLE = "logsync"
+    MODES: ClassVar[dict[str, type[Screen[object]]]] = {  # type: ignore[assignment]
+        "stats": StatsScreen,
+        "sync": SyncScreen,
+        "logs": LogsScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show('stats')", "Stats", id="app.stats"),
+        Binding("2", "show('sync')", "Sync", id="app.sync"),
+        Binding("3", "show('logs')", "Logs", id="app.logs"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        start: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._start = start
+        self.settings = settings
+        self._owns_store = store is None
+        self.store: Store = store if store is not None else Store.open(settings.db)
+        self.source: RedisSource | None = (
+            RedisSource(settings.redis_url) if settings.redis_url else None
+        )
+        self.log_filter = LogFilter()
+        self.selected_id: str | None = None
+
+    def on_mount(self) -> None:
+        self.switch_mode(self._start or self.start_mode())
+
+    def start_mode(self) -> str:
+        """The first screen: Stats when it exists, else the Logs."""
+        return "stats" if "stats" in self.MODES else "logs"
+
+    def action_show(self, mode: str) -> None:
+        """Switch to one of the four screens."""
+        self.switch_mode(mode)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode in self.MODES:
+            title = SCREEN_TITLES.get(mode, mode)
+            yield SystemCommand(
+                f"Show {title}",
+                f"Switch to the {title} screen",
+                lambda mode=mode: self.switch_mode(mode),  # type: ignore[misc]
+            )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Show a failed worker's error; the app stays up."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, LogsyncError):
+            self.notify(error.cause, title=error.title, severity="error")
+            return
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        self.notify(
+            f"{type(error).__name__}: {error}; details in the log file",
+            title="internal error",
+            severity="error",
+            markup=False,
+        )
+
+    def on_unmount(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        if self._owns_store:
+            self.store.close()
+
+
+def run_app(settings: Settings) -> int:
+    """Run the app until the user quits; the exit status for the CLI."""
+    app = LogsyncApp(settings)
+    result = app.run()
+    return int(result or 0)

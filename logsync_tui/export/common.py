@@ -1,0 +1,109 @@
+"""Pieces every export format shares: the counting sink and entry conversion."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from logsync_tui.redact import Redactor
+from logsync_tui.storage.queries import LogRow
+from logsync_tui.timeparse import iso_ms
+
+_FLUSH_AT = 1 << 16
+
+
+class Sink:
+    """Writes text as UTF-8 to a binary stream, counting characters and bytes."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._parts: list[str] = []
+        self._pending = 0
+        self.chars = 0
+        self.bytes = 0
+        self.text_bytes = 0
+        """Bytes of text only (a byte order mark is not text)."""
+
+    def write(self, text: str) -> int:
+        """Queue `text`; it reaches the stream in large blocks."""
+        self._parts.append(text)
+        self._pending += len(text)
+        if self._pending >= _FLUSH_AT:
+            self.flush()
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write bytes that are not text (a byte order mark)."""
+        self.flush()
+        self._out.write(data)
+        self.bytes += len(data)
+
+    def flush(self) -> None:
+        """Send everything queued to the stream."""
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        data = text.encode("utf-8")
+        self._out.write(data)
+        self.chars += len(text)
+        self.bytes += len(data)
+        self.text_bytes += len(data)
+        self._parts.clear()
+        self._pending = 0
+
+
+def parse_context(text: str | None) -> Any:
+    """The stored context as a JSON value (the text itself if it is not JSON)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def compact_json(value: Any) -> str:
+    """JSON on one line, non-ASCII kept as is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def context_text(text: str | None, red: Redactor) -> str | None:
+    """Stored context text, redacted; unchanged byte for byte when nothing matched."""
+    if text is None or not red.enabled:
+        return text
+    before = red.total
+    redacted = red.value(parse_context(text))
+    if red.total == before:
+        return text
+    return redacted if isinstance(redacted, str) else compact_json(redacted)
+
+
+def iso_datetime(value: Any) -> Any:
+    """A stored naive-UTC timestamp as ISO 8601 text; other values unchanged."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def entry_json(row: LogRow, red: Redactor) -> dict[str, Any]:
+    """One entry with every stored field, ISO time beside the ms timestamp.
+
+    Optional fields the entry never had are left out, as the Worker does;
+    `raw_data` is left out because it repeats the fields unredacted.
+    """
+    entry: dict[str, Any] = {"id": row.id, "trace_id": row.trace_id}
+    if row.user_id is not None:
+        entry["user_id"] = red.text(row.user_id)
+    entry["system"] = row.system
+    entry["level"] = row.level
+    entry["message"] = red.text(row.message)
+    entry["timestamp"] = row.timestamp
+    entry["time"] = iso_ms(row.timestamp)
+    if row.context is not None:
+        entry["context"] = red.value(parse_context(row.context))
+    if row.stack is not None:
+        entry["stack"] = red.text(row.stack)
+    entry["synced_at"] = iso_datetime(row.synced_at)
+    entry["sync_run_id"] = row.sync_run_id
+    return entry

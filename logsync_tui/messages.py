@@ -1,0 +1,91 @@
+"""Every Message the app's workers and widgets send to its screens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from logsync_tui.storage.queries import LogRow
+from logsync_tui.storage.runs import RunRecord, UndoResult
+from logsync_tui.sync import SyncProgress, SyncResult
+
+
+@dataclass
+class WindowLoaded(Message):
+    """Rows of the Logs table starting at display position `start`."""
+
+    generation: int
+    start: int
+    rows: list[LogRow]
+
+
+@dataclass
+class CountLoaded(Message):
+    """How many rows match the Logs filter, and how many are stored."""
+
+    generation: int
+    matching: int
+    stored: int
+
+
+@dataclass
+class JumpTo(Message):
+    """Move the Logs cursor to display position `index`."""
+
+    generation: int
+    index: int
+
+
+@dataclass
+class DetailLoaded(Message):
+    """A row ready for the detail pane, with its place in its trace."""
+
+    row: LogRow
+    position: int
+    trace_size: int
+
+
+@dataclass
+class SyncProgressed(Message):
+    """A running sync moved on; a newer copy replaces an unhandled older one."""
+
+    progress: SyncProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SyncProgressed)
+
+
+@dataclass
+class SyncEnded(Message):
+    """A sync stopped: `status` is ok, cancelled or failed.
+
+    `result` is set when it finished; `run` is its record as stored, when
+    the run was recorded at all; `cause` says why it did not finish.
+    """
+
+    status: str
+    result: SyncResult | None = None
+    run: RunRecord | None = None
+    cause: str = ""
+
+
+@dataclass
+class RunsLoaded(Message):
+    """The most recent sync runs, newest first."""
+
+    runs: list[RunRecord]
+
+
+@dataclass
+class RunUndone(Message):
+    """A run was undone: what it removed and restored."""
+
+    undo: UndoResult
+
+
+@dataclass
+class TraceIdsLoaded(Message):
+    """The trace ids the buffer holds right now, for completion."""
+
+    ids: list[str]

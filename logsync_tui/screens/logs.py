@@ -1,0 +1,373 @@
+"""The Logs screen: the filtered, paged timeline with search and a detail pane."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Checkbox, Footer, Input, Label, Static
+from textual.worker import get_current_worker
+
+from logsync_tui.errors import LogsyncError
+from logsync_tui.messages import CountLoaded, DetailLoaded, JumpTo, WindowLoaded
+from logsync_tui.storage.navigate import fetch_window, next_with_level, offset_of
+from logsync_tui.storage.queries import LogFilter, LogRow, count_rows, trace_position
+from logsync_tui.timeparse import parse_time
+from logsync_tui.widgets.clipboard import copy_text
+from logsync_tui.widgets.detail import DetailPane
+from logsync_tui.widgets.log_table import MARGIN, LogHeader, LogTable
+
+log = logging.getLogger(__name__)
+
+SYSTEMS = ("browser", "convex", "worker", "manual")
+LEVELS = ("log", "info", "warn", "error")
+NOTHING = ("\x00none",)
+"""A filter value no entry has: every toggle of a group switched off."""
+
+
+def chosen(values: tuple[str, ...], on_: tuple[bool, ...]) -> tuple[str, ...]:
+    """The toggled-on values; () (no narrowing) when all are on."""
+    picked = tuple(v for v, flag in zip(values, on_, strict=True) if flag)
+    if len(picked) == len(values):
+        return ()
+    return picked or NOTHING
+
+
+def split_ids(text: str) -> tuple[str, ...]:
+    """Comma- or space-separated ids from an input."""
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def describe(flt: LogFilter) -> str:
+    """A short summary of the active filters for the status line."""
+    parts = [
+        f"{name}={','.join(v for v in values if v not in NOTHING) or 'none'}"
+        for name, values in (
+            ("system", flt.systems),
+            ("level", flt.levels),
+            ("trace", flt.traces),
+            ("user", flt.users),
+        )
+        if values
+    ]
+    if flt.since_ms is not None or flt.until_ms is not None:
+        parts.append("time range")
+    if flt.search:
+        parts.append(f"search={flt.search!r}")
+    return " ".join(parts)
+
+
+class LogsScreen(Screen[None]):
+    """One chronological table of the stored entries."""
+
+    CSS_PATH = "logs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="logs.search"),
+        Binding("f", "filters", "Filters", id="logs.filters"),
+        Binding("t", "narrow('trace')", "Trace", id="logs.trace"),
+        Binding("u", "narrow('user')", "User", id="logs.user"),
+        Binding("x", "clear", "Clear filters", id="logs.clear"),
+        Binding("o", "order", "Order", id="logs.order"),
+        Binding("y", "copy", "Copy JSON", id="logs.copy"),
+        Binding("e", "error(True)", "Next error", id="logs.next_error"),
+        Binding("E", "error(False)", "Prev error", id="logs.prev_error"),
+        Binding("r", "reload", "Reload", id="logs.reload"),
+        Binding("escape", "close", "Close", id="logs.close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generation = 0
+        self.loaded_generation = 0
+        self.newest_first = True
+        self.filter = LogFilter()
+        self.matching: int | None = None
+        self.stored: int | None = None
+        self._keep: LogRow | None = None
+
+    def compose(self) -> Any:
+        with Vertical(id="filters"):
+            with Horizontal(classes="toggles"):
+                yield Label("system", classes="group")
+                for name in SYSTEMS:
+                    yield Checkbox(name, True, id=f"sys-{name}")
+                yield Label("level", classes="group")
+                for name in LEVELS:
+                    yield Checkbox(name, True, id=f"lvl-{name}")
+            with Horizontal(classes="inputs"):
+                yield Input(placeholder="trace ids", id="f-trace")
+                yield Input(placeholder="user ids", id="f-user")
+                yield Input(placeholder="since (15m, ISO)", id="f-since")
+                yield Input(placeholder="until", id="f-until")
+        yield LogHeader()
+        yield LogTable(id="table")
+        yield DetailPane(id="detail")
+        yield Input(placeholder="search message, context, stack", id="search")
+        yield Static(id="status")
+        yield Footer()
+
+    @property
+    def table(self) -> LogTable:
+        """The timeline widget."""
+        return self.query_one(LogTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.apply_filter(keep=self.table.current)
+
+    def build_filter(self) -> LogFilter:
+        """The LogFilter the controls describe (bad times are reported, ignored)."""
+        systems = chosen(
+            SYSTEMS, tuple(self.query_one(f"#sys-{s}", Checkbox).value for s in SYSTEMS)
+        )
+        levels = chosen(
+            LEVELS, tuple(self.query_one(f"#lvl-{v}", Checkbox).value for v in LEVELS)
+        )
+        return LogFilter(
+            systems=systems,
+            levels=levels,
+            traces=split_ids(self.query_one("#f-trace", Input).value),
+            users=split_ids(self.query_one("#f-user", Input).value),
+            since_ms=self._time("#f-since"),
+            until_ms=self._time("#f-until"),
+            search=self.query_one("#search", Input).value,
+        )
+
+    def _time(self, selector: str) -> int | None:
+        field = self.query_one(selector, Input)
+        text = field.value.strip()
+        field.remove_class("-invalid")
+        if not text:
+            return None
+        try:
+            return parse_time(text)
+        except LogsyncError as exc:
+            field.add_class("-invalid")
+            self.notify(
+                exc.cause, title="time filter", severity="warning", markup=False
+            )
+            return None
+
+    def apply_filter(self, keep: LogRow | None = None) -> None:
+        """Reload the table for the current controls, keeping `keep` in view."""
+        self.filter = self.build_filter()
+        self.app.log_filter = self.filter  # type: ignore[attr-defined]
+        self.generation += 1
+        self.matching = None
+        self.table.reset(0, self.filter.search)
+        self._update_status()
+        height = max(self.table.size.height, 50)
+        self._load(self.generation, self.filter, self.newest_first, height, keep)
+
+    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    def _load(
+        self,
+        generation: int,
+        flt: LogFilter,
+        newest_first: bool,
+        height: int,
+        keep: LogRow | None,
+    ) -> None:
+        con = self.app.store.cursor()  # type: ignore[attr-defined]
+        index = offset_of(con, flt, keep, newest_first=newest_first) if keep else 0
+        start = max(0, index - MARGIN) if keep else 0
+        rows = fetch_window(
+            con, flt, start, height + 2 * MARGIN, newest_first=newest_first
+        )
+        self.post_message(WindowLoaded(generation, start, rows))
+        if keep is not None:
+            self.post_message(JumpTo(generation, index))
+        if get_current_worker().is_cancelled:
+            return
+        matching = count_rows(con, flt)
+        stored = matching if flt.is_empty() else count_rows(con, LogFilter())
+        self.post_message(CountLoaded(generation, matching, stored))
+
+    @work(thread=True, exclusive=True, group="db.window", exit_on_error=False)
+    def _fetch(self, generation: int, offset: int, limit: int) -> None:
+        con = self.app.store.cursor()  # type: ignore[attr-defined]
+        rows = fetch_window(
+            con,
+            self.filter,
+            offset,
+            limit,
+            newest_first=self.newest_first,
+            total=self.matching,
+        )
+        self.post_message(WindowLoaded(generation, offset, rows))
+
+    @work(thread=True, exclusive=True, group="db.detail", exit_on_error=False)
+    def _detail(self, row: LogRow) -> None:
+        con = self.app.store.cursor()  # type: ignore[attr-defined]
+        position, size = trace_position(con, row)
+        self.post_message(DetailLoaded(row, position, size))
+
+    @work(thread=True, exclusive=True, group="db.jump", exit_on_error=False)
+    def _jump_error(self, generation: int, row: LogRow, forward: bool) -> None:
+        con = self.app.store.cursor()  # type: ignore[attr-defined]
+        found = next_with_level(
+            con, self.filter, row, newest_first=self.newest_first, forward=forward
+        )
+        if found is None:
+            where = "below" if forward else "above"
+            self.notify(f"No error {where} this row.")
+            return
+        index = offset_of(con, self.filter, found, newest_first=self.newest_first)
+        self.post_message(JumpTo(generation, index))
+
+    def on_window_loaded(self, message: WindowLoaded) -> None:
+        if message.generation != self.generation:
+            return
+        table = self.table
+        if self.matching is None:
+            table.set_total(max(table.total, message.start + len(message.rows)))
+        table.set_window(message.start, message.rows)
+        self.loaded_generation = message.generation
+
+    def on_count_loaded(self, message: CountLoaded) -> None:
+        if message.generation != self.generation:
+            return
+        self.matching, self.stored = message.matching, message.stored
+        self.table.set_total(message.matching)
+        self._update_status()
+
+    def on_jump_to(self, message: JumpTo) -> None:
+        if message.generation == self.generation:
+            self.table.move_to(message.index)
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        pane = self.query_one(DetailPane)
+        pane.show(message.row, message.position, message.trace_size, self.filter.search)
+
+    def on_log_table_window_wanted(self, message: LogTable.WindowWanted) -> None:
+        self._fetch(self.generation, message.offset, message.limit)
+
+    def on_log_table_row_highlighted(self, message: LogTable.RowHighlighted) -> None:
+        self.app.selected_id = message.row.id if message.row else None  # type: ignore[attr-defined]
+        self._update_status()
+        if message.row is not None and self.query_one(DetailPane).is_open:
+            self._detail(message.row)
+
+    def on_log_table_row_selected(self, message: LogTable.RowSelected) -> None:
+        self._detail(message.row)
+
+    def _update_status(self) -> None:
+        matching = "…" if self.matching is None else f"{self.matching:,}"
+        stored = "…" if self.stored is None else f"{self.stored:,}"
+        text = Text(f"{matching} matching of {stored} stored", style="bold", end="")
+        order = "newest first" if self.newest_first else "oldest first"
+        text.append(f" · {order}")
+        if self.matching:
+            text.append(f" · row {self.table.cursor + 1:,}")
+        summary = describe(self.filter)
+        if summary:
+            text.append(" · ")
+            text.append(summary, style="italic")
+        self.query_one("#status", Static).update(text)
+
+    @on(Checkbox.Changed)
+    def _toggle_changed(self) -> None:
+        self.apply_filter()
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("f-since", "f-until"):
+            return
+        keep, self._keep = self._keep, None
+        self.apply_filter(keep=keep)
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("f-since", "f-until"):
+            self.apply_filter(keep=self.table.current)
+        if event.input.id == "search":
+            self.table.focus()
+
+    def action_search(self) -> None:
+        """Show the search box and put the cursor in it."""
+        search = self.query_one("#search", Input)
+        search.add_class("-open")
+        search.focus()
+
+    def action_filters(self) -> None:
+        """Show or hide the filter controls."""
+        panel = self.query_one("#filters")
+        panel.toggle_class("-open")
+        if panel.has_class("-open"):
+            self.query_one("#sys-browser", Checkbox).focus()
+        else:
+            self.table.focus()
+
+    def action_narrow(self, field: str) -> None:
+        """Show only the entries of the current row's trace (or user)."""
+        row = self.table.current
+        if row is None:
+            return
+        value = row.trace_id if field == "trace" else row.user_id
+        if value is None:
+            self.notify("This entry has no user.", severity="warning")
+            return
+        target = self.query_one(f"#f-{field}", Input)
+        if target.value == value:
+            return
+        self._keep = row
+        target.value = value
+
+    def action_clear(self) -> None:
+        """Drop every filter and the search."""
+        with self.prevent(Checkbox.Changed, Input.Changed):
+            for box in self.query(Checkbox):
+                box.value = True
+            for field in self.query(Input):
+                field.value = ""
+        self.query_one("#search").remove_class("-open")
+        self.apply_filter(keep=self.table.current)
+
+    def action_order(self) -> None:
+        """Switch between newest first and oldest first."""
+        self.newest_first = not self.newest_first
+        self.apply_filter(keep=self.table.current)
+
+    def action_reload(self) -> None:
+        """Read the store again (after a sync, for example)."""
+        self.apply_filter(keep=self.table.current)
+
+    def action_copy(self) -> None:
+        """Copy the raw JSON of the row under the cursor, exactly as stored."""
+        row = self.table.current
+        if row is None:
+            self.notify("No row under the cursor to copy.", severity="warning")
+            return
+        settings = self.app.settings  # type: ignore[attr-defined]
+        copy_text(
+            self.app,
+            row.raw_data,
+            what="the row's raw JSON",
+            export_dir=settings.export_dir,
+        )
+
+    def action_error(self, forward: bool) -> None:
+        """Jump to the next (or previous) error in display order."""
+        row = self.table.current
+        if row is not None:
+            self._jump_error(self.generation, row, forward)
+
+    def action_close(self) -> None:
+        """Close the search box, the detail pane or the filters, in that order."""
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            if not search.value:
+                search.remove_class("-open")
+            self.table.focus()
+        elif self.query_one(DetailPane).is_open:
+            self.query_one(DetailPane).close()
+        elif self.query_one("#filters").has_class("-open"):
+            self.query_one("#filters").remove_class("-open")
+            self.table.focus()

@@ -1,0 +1,338 @@
+"""The Stats screen: what the Redis buffer holds, without importing it.
+
+The buffer summary comes from `stats.buffer_stats` in a thread worker (it
+scans Redis); the local store's summary sits beside it and comes from a
+second worker in the "db" group. When Redis is missing or unreachable a
+banner says why, and the store side keeps working.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+import duckdb
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.worker import get_current_worker
+
+from logsync_tui.errors import SourceError
+from logsync_tui.stats import EXPIRY_WARNING_SECONDS, BufferStats, buffer_stats
+from logsync_tui.storage.summary import StoreSummary, store_summary
+from logsync_tui.timeparse import now_ms
+from logsync_tui.widgets import figures
+from logsync_tui.widgets.safe_text import LEVEL_STYLES, SYSTEM_STYLES, one_line
+
+if TYPE_CHECKING:
+    from logsync_tui.app import LogsyncApp
+
+log = logging.getLogger(__name__)
+
+StatsLoader = Callable[..., BufferStats]
+SummaryLoader = Callable[[duckdb.DuckDBPyConnection, Path], StoreSummary]
+MINUTES = 60
+MINUTE_MS = 60_000
+
+
+def minute_series(
+    per_minute: list[tuple[int, int]], now: int, minutes: int = MINUTES
+) -> list[int]:
+    """Entries in each of the last `minutes` minutes, oldest first, ending at now."""
+    last = now // MINUTE_MS * MINUTE_MS
+    first = last - (minutes - 1) * MINUTE_MS
+    counts = dict(per_minute)
+    return [counts.get(first + i * MINUTE_MS, 0) for i in range(minutes)]
+
+
+class StatsScreen(Screen[None]):
+    """Buffer summary (connection, counts, TTL, entries per minute, recent traces)."""
+
+    CSS_PATH = "stats.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh_stats", "Refresh", id="stats.refresh"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = now_ms,
+        load_stats: StatsLoader = buffer_stats,
+        load_summary: SummaryLoader = store_summary,
+    ) -> None:
+        super().__init__()
+        self._clock = clock
+        self._load_stats = load_stats
+        self._load_summary = load_summary
+        self._cancel = threading.Event()
+
+    @property
+    def logsync(self) -> LogsyncApp:
+        """The app, with its settings, store and source."""
+        return cast("LogsyncApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="banner", markup=False)
+        with Horizontal(id="columns"):
+            with VerticalScroll(id="buffer"):
+                yield Static(id="connection", classes="panel")
+                with Horizontal(id="figures"):
+                    yield Static(id="counts", classes="panel")
+                    yield Static(id="breakdown", classes="panel")
+                yield Static(id="ttl", classes="panel")
+                with Vertical(id="chart", classes="panel"):
+                    yield Static(id="chart-title", markup=False)
+                    yield Sparkline([], id="per-minute")
+                    yield Static(id="chart-axis", markup=False)
+                yield DataTable(
+                    id="recent-traces", cursor_type="row", zebra_stripes=True
+                )
+            yield Static(id="store", classes="panel")
+        yield Static(id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "logsync · Stats"
+        table = self.query_one("#recent-traces", DataTable)
+        table.border_title = "Most recent traces"
+        for label in ("trace", "last entry", "entries", "systems", "errors"):
+            table.add_column(label, key=label)
+        self.query_one("#connection").border_title = "Redis buffer"
+        self.query_one("#store").border_title = "Local store"
+        self.query_one("#chart").border_title = "Entries per minute"
+        self.query_one("#ttl").border_title = "Time to live"
+        interval = self.logsync.settings.refresh_seconds
+        if interval > 0:
+            self.set_interval(interval, self.action_refresh_stats)
+        self.action_refresh_stats()
+
+    def on_screen_resume(self) -> None:
+        self.load_store_summary()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+
+    def action_refresh_stats(self) -> None:
+        """Scan the buffer again and re-read the store summary."""
+        self.load_store_summary()
+        if self.logsync.source is None:
+            self._show_banner(
+                "No Redis configured: set LOGSYNC_REDIS_URL or pass --redis-url. "
+                "The local store below still works."
+            )
+            self._set_status(Text("No buffer to scan.", style="dim"))
+            return
+        self._set_status(Text("Scanning the buffer…", style="italic"))
+        self.load_buffer_stats()
+
+    @work(thread=True, exclusive=True, group="redis", exit_on_error=False)
+    def load_buffer_stats(self) -> None:
+        """Scan Redis (blocking I/O, so in a thread) and show the figures."""
+        source = self.logsync.source
+        if source is None:
+            return
+        try:
+            stats = self._load_stats(source, self._cancel)
+        except SourceError as exc:
+            log.warning("stats: %s", exc.one_line())
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show_unreachable, exc)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_stats, stats)
+
+    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    def load_store_summary(self) -> None:
+        """Read the store's size and counts on this thread's own cursor."""
+        store = self.logsync.store
+        con = store.cursor()
+        try:
+            summary = self._load_summary(con, store.path)
+        finally:
+            con.close()
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_summary, summary)
+
+    def _show_banner(self, message: str | None) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(Text(message or ""))
+        banner.display = bool(message)
+
+    def _set_status(self, text: Text) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def _show_unreachable(self, error: SourceError) -> None:
+        self._show_banner(
+            f"Redis unreachable: {error.cause}. Check the URL and the network; "
+            "the Logs and Export screens still work on the local store."
+        )
+        self._set_status(Text(f"Last attempt at {figures.clock_time(self._clock())}"))
+
+    def _show_stats(self, stats: BufferStats) -> None:
+        now = self._clock()
+        self._show_banner(None)
+        self.query_one("#connection", Static).update(connection_text(stats))
+        self.query_one("#counts", Static).update(counts_table(stats))
+        self.query_one("#breakdown", Static).update(breakdown_table(stats))
+        self.query_one("#ttl", Static).update(ttl_text(stats))
+        self._show_chart(stats, now)
+        self._show_recent(stats, now)
+        interval = self.logsync.settings.refresh_seconds
+        every = f"every {figures.duration(interval)}" if interval > 0 else "on r"
+        self._set_status(
+            Text(
+                f"Scanned in {stats.seconds:.2f}s at {figures.clock_time(now)} UTC · "
+                f"refreshes {every}"
+            )
+        )
+
+    def _show_chart(self, stats: BufferStats, now: int) -> None:
+        series = minute_series(stats.per_minute, now)
+        self.query_one("#per-minute", Sparkline).data = series
+        peak = max(series)
+        self.query_one("#chart-title", Static).update(
+            Text(f"last hour · peak {figures.count(peak)} per minute")
+        )
+        axis = self.query_one("#chart-axis", Static)
+        axis.update(chart_axis(now, max(axis.size.width, 20)))
+
+    def _show_recent(self, stats: BufferStats, now: int) -> None:
+        table = self.query_one("#recent-traces", DataTable)
+        table.clear()
+        for trace in stats.recent_traces:
+            stamp = trace.get("timestamp")
+            ts = int(stamp) if isinstance(stamp, int) else None
+            errors = bool(trace.get("hasErrors"))
+            table.add_row(
+                Text(one_line(str(trace.get("id", "")), 80)),
+                Text(f"{figures.clock_time(ts)} ({figures.ago(ts, now)})"),
+                Text(figures.count(int(trace.get("logCount", 0))), justify="right"),
+                systems_text(trace.get("systems")),
+                Text("yes", style="bold red") if errors else Text("no", style="dim"),
+            )
+
+    def _show_summary(self, summary: StoreSummary) -> None:
+        self.query_one("#store", Static).update(store_table(summary))
+
+
+def connection_text(stats: BufferStats) -> Text:
+    """The connection line: masked URL, latency, server version and memory."""
+    text = Text()
+    text.append("● connected ", style="bold green")
+    text.append(stats.source)
+    text.append(
+        f"\nlatency {stats.latency_ms:.1f} ms · redis {stats.server_version} · "
+        f"memory {stats.used_memory}",
+        style="dim",
+    )
+    return text
+
+
+def counts_table(stats: BufferStats) -> Table:
+    """Entries, traces, users and what could not be read."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("entries", stats.entries),
+        ("active traces", stats.traces),
+        ("distinct users", stats.users),
+        ("malformed", stats.malformed),
+    ]
+    for label, value in rows:
+        table.add_row(label, figures.count(value))
+    if stats.bad_keys:
+        table.add_row(
+            Text("skipped keys", style="yellow"),
+            Text(figures.count(len(stats.bad_keys)), style="yellow"),
+        )
+    return table
+
+
+def breakdown_table(stats: BufferStats) -> Table:
+    """Entries by system and by level, each in its colour."""
+    table = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        table.add_column()
+    systems = list(stats.by_system.items())
+    levels = list(stats.by_level.items())
+    for i in range(max(len(systems), len(levels))):
+        cells: list[Text] = []
+        for pairs, styles in ((systems, SYSTEM_STYLES), (levels, LEVEL_STYLES)):
+            if i < len(pairs):
+                name, value = pairs[i]
+                cells.append(Text(one_line(name, 20), style=styles.get(name, "")))
+                cells.append(Text(figures.count(value), justify="right"))
+            else:
+                cells.extend((Text(), Text()))
+        table.add_row(*cells)
+    return table
+
+
+def ttl_text(stats: BufferStats) -> Text:
+    """Soonest expiry, and a warning naming how much expires within 10 minutes."""
+    text = Text()
+    if stats.soonest_expiry_seconds is None:
+        text.append("no key has a time to live")
+    else:
+        text.append("soonest expiry in ")
+        text.append(figures.duration(stats.soonest_expiry_seconds), style="bold")
+    if stats.keys_without_ttl:
+        text.append(f" · {figures.count(stats.keys_without_ttl)} keys never expire")
+    if stats.expiring_soon_entries:
+        minutes = EXPIRY_WARNING_SECONDS // 60
+        text.append(
+            f"\n⚠ {figures.count(stats.expiring_soon_entries)} entries in "
+            f"{figures.count(stats.expiring_soon_keys)} traces expire within "
+            f"{minutes} minutes: sync them now (2 → Sync)",
+            style="bold yellow",
+        )
+    return text
+
+
+def chart_axis(now: int, width: int) -> Text:
+    """The time axis under the chart: an hour ago on the left, now on the right."""
+    left = figures.clock_time(now - (MINUTES - 1) * MINUTE_MS)
+    right = f"{figures.clock_time(now)} UTC"
+    gap = max(1, width - len(left) - len(right))
+    return Text(f"{left}{' ' * gap}{right}", style="dim")
+
+
+def systems_text(systems: object) -> Text:
+    """A trace's systems, each in its colour."""
+    text = Text()
+    names = [str(s) for s in systems] if isinstance(systems, list) else []
+    for i, name in enumerate(names):
+        if i:
+            text.append(" ")
+        text.append(one_line(name, 20), style=SYSTEM_STYLES.get(name, ""))
+    return text
+
+
+def store_table(summary: StoreSummary) -> Group:
+    """The local store: file, size, rows and extent."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for label, value in (
+        ("size", figures.size(summary.file_bytes)),
+        ("rows", figures.count(summary.entries)),
+        ("traces", figures.count(summary.traces)),
+        ("users", figures.count(summary.users)),
+        ("quarantined", figures.count(summary.quarantined)),
+        ("sync runs", figures.count(summary.runs)),
+        ("oldest", figures.date_time(summary.oldest_ms)),
+        ("newest", figures.date_time(summary.newest_ms)),
+    ):
+        table.add_row(label, value)
+    return Group(Text(summary.path, style="dim", overflow="fold"), Text(), table)
