@@ -16,6 +16,7 @@ from logsync_tui.errors import LogsyncError
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.screens.stats import StatsScreen
 from logsync_tui.screens.sync import SyncScreen
+from logsync_tui.screens.traces import TracesScreen
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.queries import LogFilter
@@ -27,6 +28,7 @@ SCREEN_TITLES = {
     "sync": "Sync",
     "logs": "Logs",
     "export": "Export",
+    "traces": "Traces",
 }
 
 
@@ -52,11 +54,13 @@ class LogsyncApp(App[int]):
         "stats": StatsScreen,
         "sync": SyncScreen,
         "logs": LogsScreen,
+        "traces": TracesScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('stats')", "Stats", id="app.stats"),
         Binding("2", "show('sync')", "Sync", id="app.sync"),
         Binding("3", "show('logs')", "Logs", id="app.logs"),
+        Binding("5", "show('traces')", "Traces", id="app.traces"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 

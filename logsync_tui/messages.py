@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from logsync_tui.insight import Overview, TraceInsight, TraceRow
 from logsync_tui.storage.queries import LogRow
 from logsync_tui.storage.runs import RunRecord, UndoResult
 from logsync_tui.sync import SyncProgress, SyncResult
@@ -89,3 +90,29 @@ class TraceIdsLoaded(Message):
     """The trace ids the buffer holds right now, for completion."""
 
     ids: list[str]
+
+
+@dataclass
+class TracesLoaded(Message):
+    """The Traces screen's list for one sort and filter, with the overview."""
+
+    generation: int
+    overview: Overview
+    rows: list[TraceRow]
+
+
+@dataclass
+class TraceLoaded(Message):
+    """One trace's insight and its first entries, oldest first."""
+
+    insight: TraceInsight
+    entries: list[LogRow]
+
+
+@dataclass
+class TraceExported(Message):
+    """A trace's AI text export, ready to copy; `summary` describes it."""
+
+    trace_id: str
+    text: str
+    summary: str
