@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -13,6 +13,7 @@ from textual.worker import Worker, WorkerState
 
 from logsync_tui.config import Settings
 from logsync_tui.errors import LogsyncError
+from logsync_tui.screens.export import ExportScreen
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.screens.stats import StatsScreen
 from logsync_tui.screens.sync import SyncScreen
@@ -20,6 +21,7 @@ from logsync_tui.screens.traces import TracesScreen
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.queries import LogFilter
+from logsync_tui.timeparse import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,10 @@ class LogsyncApp(App[int]):
     """The logsync terminal app.
 
     Contract between the screens (kept by every screen module):
-    - `LogsyncApp(settings, *, store=None, start=None)` (`start`: the first
-      mode, for tests); `self.settings`, `self.store`
-      (opened from `settings.db` when not given), `self.source` (a
+    - `LogsyncApp(settings, *, store=None, start=None, clock=now_ms)`
+      (`start`: the first mode; `clock`: epoch ms, fixed in snapshot tests);
+      `self.settings`, `self.store` (opened from `settings.db` when not
+      given), `self.source` (a
       `RedisSource` from `settings.redis_url`, else None: every screen must
       work on the local store alone).
     - Screens are Textual MODES named stats, sync, logs, export, bound to the
@@ -54,12 +57,14 @@ class LogsyncApp(App[int]):
         "stats": StatsScreen,
         "sync": SyncScreen,
         "logs": LogsScreen,
+        "export": ExportScreen,
         "traces": TracesScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('stats')", "Stats", id="app.stats"),
         Binding("2", "show('sync')", "Sync", id="app.sync"),
         Binding("3", "show('logs')", "Logs", id="app.logs"),
+        Binding("4", "show('export')", "Export", id="app.export"),
         Binding("5", "show('traces')", "Traces", id="app.traces"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
@@ -70,9 +75,11 @@ class LogsyncApp(App[int]):
         *,
         store: Store | None = None,
         start: str | None = None,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         super().__init__()
         self._start = start
+        self.clock = clock
         self.settings = settings
         self._owns_store = store is None
         self.store: Store = store if store is not None else Store.open(settings.db)

@@ -7,18 +7,20 @@ stdout carries only data (tables, JSON); every message goes to stderr as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from logsync_tui import __version__
 from logsync_tui.config import Settings, load_settings
-from logsync_tui.errors import ExitCode, LogsyncError, UsageError
+from logsync_tui.errors import ExitCode, LogsyncError, SyncCancelled, UsageError
 from logsync_tui.logsetup import setup_logging
 from logsync_tui.redact import redact_text
 
@@ -155,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _say(exc.one_line())
         return ExitCode.USAGE
+    except SyncCancelled as exc:
+        _say(f"interrupted: {exc.cause}")
+        return ExitCode.INTERRUPTED
     except LogsyncError as exc:
         _say(exc.one_line())
         return ExitCode.FAILURE
@@ -165,6 +170,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("internal error")
         _say(f"internal error: {redact_text(repr(exc))}; details in {log_file}")
         return ExitCode.FAILURE
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(cancel: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the current batch and stop. Second: stop at once."""
+
+    def first(signum: int, frame: object) -> None:
+        cancel.set()
+        _say("stopping after the current batch (Ctrl-C again to stop now)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,10 +298,8 @@ def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
         cancel=cancel,
     )
     try:
-        result = run_sync(store, source, scope, options)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
+        with stop_on_interrupt(cancel):
+            result = run_sync(store, source, scope, options)
     finally:
         source.close()
     for warning in result.warnings:

@@ -39,7 +39,7 @@ class Settings:
     worker_url: str | None = None
     worker_token: str | None = field(default=None, repr=False)
     db: Path = field(default_factory=default_db_path)
-    batch_size: int = 100_000
+    batch_size: int = 200_000
     conflict_policy: str = "keep"
     export_dir: Path | None = None
     refresh_seconds: float = 30.0

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from logsync_tui.export import ExportReport, ExportSpec
 from logsync_tui.insight import Overview, TraceInsight, TraceRow
 from logsync_tui.storage.queries import LogRow
 from logsync_tui.storage.runs import RunRecord, UndoResult
@@ -90,6 +91,23 @@ class TraceIdsLoaded(Message):
     """The trace ids the buffer holds right now, for completion."""
 
     ids: list[str]
+
+
+@dataclass
+class ExportPreview(Message):
+    """The start of the export `spec` describes, and whether it was cut."""
+
+    spec: ExportSpec
+    text: str
+    cut: bool
+
+
+@dataclass
+class ExportMeasured(Message):
+    """The size, token estimate and counts of the whole export `spec`."""
+
+    spec: ExportSpec
+    report: ExportReport
 
 
 @dataclass

@@ -114,7 +114,7 @@ ProgressCallback = Callable[[SyncProgress], None]
 class SyncOptions:
     """Knobs of a run that are not its scope."""
 
-    batch_entries: int = 100_000
+    batch_entries: int = 200_000
     policy: str = "keep"
     progress: ProgressCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -130,20 +130,18 @@ def run_sync(
     run_id = run_store.start_run(con, "sync", scope.describe(), source.describe())
     result = SyncResult(run_id, scope.describe(), source.describe())
     log.info("run %d: sync %s from %s", run_id, result.scope, result.source)
-    engine = _Engine(store, source, scope, opts, result)
     try:
-        engine.run()
-    except (SyncCancelled, KeyboardInterrupt):
-        result.status = "cancelled"
-        run_store.finish_run(con, run_id, "cancelled", error="cancelled by the user")
-        raise
-    except LogsyncError as exc:
-        result.status = "failed"
-        run_store.finish_run(con, run_id, "failed", error=exc.one_line())
-        raise
-    except Exception as exc:
-        result.status = "failed"
-        run_store.finish_run(con, run_id, "failed", error=f"internal error: {exc!r}")
+        _Engine(store, source, scope, opts, result).run()
+    except BaseException as exc:
+        result.status = _failed_status(exc, opts.cancel)
+        reason = _failure_text(exc, result.status)
+        run_store.finish_run(con, run_id, result.status, error=reason)
+        log.info("run %d %s: %s", run_id, result.status, reason)
+        if result.status == "cancelled" and not isinstance(exc, SyncCancelled):
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            # A cancel that interrupted a query: that batch was rolled back.
+            raise SyncCancelled(CANCELLED) from exc
         raise
     result.status = "ok"
     run_store.finish_run(con, run_id, "ok", verified=result.verified)
@@ -151,8 +149,86 @@ def run_sync(
     return result
 
 
+CANCELLED = "the sync was cancelled; every committed batch is kept"
+
+
+def _failed_status(exc: BaseException, cancel: threading.Event) -> str:
+    if isinstance(exc, SyncCancelled | KeyboardInterrupt) or cancel.is_set():
+        return "cancelled"
+    return "failed"
+
+
+def _failure_text(exc: BaseException, status: str) -> str:
+    if status == "cancelled":
+        return "cancelled by the user"
+    if isinstance(exc, LogsyncError):
+        return exc.one_line()
+    return f"internal error: {exc!r}"
+
+
+@dataclass
+class _Prepared:
+    """What the reader thread hands the writer: progress, and maybe a batch."""
+
+    entries_read: int = 0
+    keys_total: int = 0
+    keys_done: int = 0
+    warnings: list[str] = field(default_factory=list)
+    batch: pa.Table | None = None
+    marks: pa.Table | None = None
+    taken: dict[str, int] = field(default_factory=dict)
+
+
+def _prepare(
+    chunks: Iterator[ReadChunk], batch_entries: int, keep_marks: bool
+) -> Iterator[_Prepared]:
+    """Group source chunks into Arrow batches; runs in the reader thread."""
+    pending: list[KeyPiece] = []
+    size = keys_done = 0
+    for chunk in chunks:
+        notes = [f"skipped {b.key}: {b.reason}" for b in chunk.bad_keys] + chunk.notes
+        yield _Prepared(chunk.entries, chunk.keys_total, warnings=notes)
+        pending.extend(chunk.pieces)
+        size += chunk.entries
+        keys_done += chunk.keys_done
+        if size >= batch_entries:
+            yield _build(pending, keys_done, keep_marks)
+            pending, size, keys_done = [], 0, 0
+    if pending or keys_done:
+        yield _build(pending, keys_done, keep_marks)
+
+
+def _build(pieces: list[KeyPiece], keys_done: int, keep_marks: bool) -> _Prepared:
+    batch, bad_positions = _batch_table(pieces)
+    out = _Prepared(keys_done=keys_done, batch=batch)
+    out.warnings = _invalid_utf8_warnings(pieces, bad_positions)
+    done = [p for p in pieces if p.watermark is not None] if keep_marks else []
+    out.marks = _marks_table(done)
+    out.taken = {p.key: p.watermark.taken for p in done if p.watermark}
+    for piece in pieces:
+        piece.elements = []  # The Arrow batch holds the only copy from here on.
+    return out
+
+
+def _invalid_utf8_warnings(pieces: list[KeyPiece], positions: list[int]) -> list[str]:
+    if not positions:
+        return []
+    starts = list(_accumulate_lengths(pieces))
+    out = []
+    for pos in positions:
+        i = bisect_right(starts, pos) - 1
+        index = pieces[i].start + pos - starts[i]
+        message = (
+            f"{pieces[i].key} element {index}: invalid UTF-8, stored with U+FFFD "
+            "(original bytes kept in raw_bytes)"
+        )
+        log.warning(message)
+        out.append(message)
+    return out
+
+
 class _Engine:
-    """One run's state: reads chunks, groups them into batches, ingests."""
+    """One run: the reader thread prepares batches, this thread ingests them."""
 
     def __init__(
         self,
@@ -168,14 +244,10 @@ class _Engine:
         self.opts = opts
         self.result = result
         self.keep_marks = not scope.filtered
-        self.pending: list[KeyPiece] = []
-        self.pending_keys = 0
         self.counts = BatchCounts()
-        self.keys_total = 0
-        self.keys_done = 0
+        self.keys_total = self.keys_done = self.entries_read = 0
         self.started = time.perf_counter()
         self.synced_keys: dict[str, int] = {}
-        self.entries_read = 0
 
     def run(self) -> None:
         marks = {}
@@ -187,51 +259,32 @@ class _Engine:
             chunk_entries=min(self.opts.batch_entries, 50_000),
         )
         chunks = self.source.read(request, self.opts.cancel)
-        for chunk in _prefetch(chunks, self.opts.cancel):
-            self._take(chunk)
-            if self._pending_entries() >= self.opts.batch_entries:
-                self._flush()
+        prepared = _prepare(chunks, self.opts.batch_entries, self.keep_marks)
+        for item in _prefetch(prepared, self.opts.cancel):
+            self._take(item)
         if self.opts.cancel.is_set():
-            raise SyncCancelled("the sync was cancelled; committed batches are kept")
-        self._flush()
+            raise SyncCancelled(CANCELLED)
         self._verify()
 
-    def _take(self, chunk: ReadChunk) -> None:
-        self.keys_total = max(self.keys_total, chunk.keys_total)
-        self.pending.extend(chunk.pieces)
-        self.pending_keys += chunk.keys_done
-        for bad in chunk.bad_keys:
-            self.result.warnings.append(f"skipped {bad.key}: {bad.reason}")
-        self.result.warnings.extend(chunk.notes)
-        self._report(read=chunk.entries, keys=chunk.keys_done)
-
-    def _pending_entries(self) -> int:
-        return sum(len(p.elements) for p in self.pending)
-
-    def _flush(self) -> None:
-        if not self.pending and not self.pending_keys:
-            return
-        pieces, self.pending = self.pending, []
-        keys_done, self.pending_keys = self.pending_keys, 0
-        batch, bad_positions = _batch_table(pieces)
-        self._warn_invalid_utf8(pieces, bad_positions)
-        marks = _marks_table(pieces if self.keep_marks else [])
-        scope = Scope(self.scope.users, self.scope.since_ms, self.scope.until_ms)
-        counts = ingest_batch(
-            self.con,
-            self.result.run_id,
-            batch,
-            marks,
-            scope,
-            self.opts.policy,
-            keys_done,
-        )
-        self.counts.add(counts)
-        for piece in pieces:
-            if piece.watermark is not None:
-                self.synced_keys[piece.key] = piece.watermark.taken
-        self._copy_counts(keys_done)
-        self._report(read=0, keys=0)
+    def _take(self, item: _Prepared) -> None:
+        self.keys_total = max(self.keys_total, item.keys_total)
+        self.entries_read += item.entries_read
+        self.result.warnings.extend(item.warnings)
+        if item.batch is not None and item.marks is not None:
+            scope = Scope(self.scope.users, self.scope.since_ms, self.scope.until_ms)
+            counts = ingest_batch(
+                self.con, self.result.run_id, item.batch, item.marks, scope,
+                self.opts.policy, item.keys_done,
+            )  # fmt: skip
+            self.counts.add(counts)
+            log.info(
+                "run %d: batch committed, %d entries, %d inserted so far",
+                self.result.run_id, item.batch.num_rows, self.counts.inserted,
+            )  # fmt: skip
+            self.synced_keys.update(item.taken)
+            self.keys_done += item.keys_done
+            self._copy_counts(item.keys_done)
+        self._report()
 
     def _copy_counts(self, keys_done: int) -> None:
         r, c = self.result, self.counts
@@ -239,24 +292,7 @@ class _Engine:
         r.scanned, r.inserted, r.duplicates = c.scanned, c.inserted, c.duplicates
         r.conflicts, r.malformed, r.skipped = c.conflicts, c.malformed, c.skipped
 
-    def _warn_invalid_utf8(self, pieces: list[KeyPiece], positions: list[int]) -> None:
-        if not positions:
-            return
-        starts = list(_accumulate_lengths(pieces))
-        for pos in positions:
-            i = bisect_right(starts, pos) - 1
-            piece = pieces[i]
-            index = piece.start + pos - starts[i]
-            message = (
-                f"{piece.key} element {index}: invalid UTF-8, stored with U+FFFD "
-                "(original bytes kept in raw_bytes)"
-            )
-            log.warning(message)
-            self.result.warnings.append(message)
-
-    def _report(self, read: int, keys: int) -> None:
-        self.entries_read += read
-        self.keys_done += keys
+    def _report(self) -> None:
         callback = self.opts.progress
         if callback is not None:
             callback(
@@ -338,8 +374,7 @@ def _batch_table(pieces: list[KeyPiece]) -> tuple[pa.Table, list[int]]:
     return table, decoded.invalid_utf8
 
 
-def _marks_table(pieces: list[KeyPiece]) -> pa.Table:
-    done = [p for p in pieces if p.watermark is not None]
+def _marks_table(done: list[KeyPiece]) -> pa.Table:
     return pa.table(
         {
             "source_key": pa.array([p.key for p in done], type=pa.string()),
@@ -354,10 +389,10 @@ def _marks_table(pieces: list[KeyPiece]) -> pa.Table:
 
 
 def _prefetch(
-    chunks: Iterator[ReadChunk], cancel: threading.Event
-) -> Iterator[ReadChunk]:
-    """Read the next chunks in a thread while the caller ingests this one."""
-    box: queue.Queue[Any] = queue.Queue(maxsize=2)
+    items: Iterator[_Prepared], cancel: threading.Event
+) -> Iterator[_Prepared]:
+    """Read and prepare in a thread while the caller ingests: one batch ahead."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
 
     def put(item: Any) -> bool:
@@ -371,8 +406,8 @@ def _prefetch(
 
     def produce() -> None:
         try:
-            for chunk in chunks:
-                if not put(chunk):
+            for item in items:
+                if not put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)

@@ -1,8 +1,9 @@
 """Fitting the AI text export into a token budget.
 
-Every error is kept. Then, while the budget allows: warnings, the entries
-next to each error and warning, then the rest from the newest back. What is
-dropped is marked in its trace and summed up in the header.
+Every error is kept. Then, as far as the budget allows: warnings, the
+entries next to each error and warning, then the rest from the newest back
+(an entry too big for what is left is skipped, smaller older ones may still
+fit). What is dropped is marked in its trace and summed up in the header.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def fit_budget(
     errors, anchored, rest = priority(timelines)
     skeleton, _ = render_markdown(spec, timelines, set(), now_ms)
     fixed = estimate_tokens(skeleton) + sum(b.tokens + GAP_TOKENS for b in errors)
-    kept = _choose(budget, fixed, anchored, rest)
+    kept = _choose(budget, fixed, anchored + rest)
     for _ in range(_MAX_ROUNDS):
         shown = {id(b) for b in errors + kept}
         text, report = render_markdown(spec, timelines, shown, now_ms)
@@ -76,21 +77,14 @@ def priority(
     return errors, warns + near, rest
 
 
-def _choose(
-    budget: int, fixed: int, anchored: list[Block], rest: list[Block]
-) -> list[Block]:
-    """Optional blocks that fit, in priority order (anchored ones may skip)."""
+def _choose(budget: int, fixed: int, optional: list[Block]) -> list[Block]:
+    """Optional blocks that fit, in priority order; one too big is skipped."""
     used = fixed
     kept: list[Block] = []
-    for block in anchored:
+    for block in optional:
         if used + block.tokens + GAP_TOKENS <= budget:
             kept.append(block)
             used += block.tokens + GAP_TOKENS
-    for block in rest:
-        if used + block.tokens + GAP_TOKENS > budget:
-            break
-        kept.append(block)
-        used += block.tokens + GAP_TOKENS
     return kept
 
 

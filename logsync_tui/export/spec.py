@@ -123,10 +123,11 @@ class LeftOut:
         """E.g. `12 entries (log 10, info 2), +1.204s to +3.000s`."""
         levels = ", ".join(f"{k} {v}" for k, v in self.by_level.items())
         if origin_ms is None:
-            span = f"{iso_ms(self.start_ms)} to {iso_ms(self.end_ms)}"
+            first, last = iso_ms(self.start_ms), iso_ms(self.end_ms)
         else:
-            span = f"{offset(self.start_ms - origin_ms)} to "
-            span += offset(self.end_ms - origin_ms)
+            first = offset(self.start_ms - origin_ms)
+            last = offset(self.end_ms - origin_ms)
+        span = f"at {first}" if first == last else f"{first} to {last}"
         noun = "entry" if self.entries == 1 else "entries"
         return f"{self.entries} {noun} ({levels}), {span}"
 

@@ -258,12 +258,13 @@ def _budget_text(spec: ExportSpec, report: ExportReport, total: int) -> str:
         for level, n in item.by_level.items():
             levels[level] = levels.get(level, 0) + n
     shown = ", ".join(f"{k} {v}" for k, v in levels.items())
+    gaps = "gap" if len(report.left_out) == 1 else "gaps"
     start = min(i.start_ms for i in report.left_out)
     end = max(i.end_ms for i in report.left_out)
     return (
         f"{text}; left out {report.left_out_entries} of {total} entries "
         f"({shown}) between {iso_ms(start)} and {iso_ms(end)}, in "
-        f"{len(report.left_out)} gaps each marked in its trace; every error is kept"
+        f"{len(report.left_out)} {gaps} each marked in its trace; every error is kept"
     )
 
 

@@ -18,7 +18,7 @@ from logsync_tui.messages import CountLoaded, DetailLoaded, JumpTo, WindowLoaded
 from logsync_tui.storage.navigate import fetch_window, next_with_level, offset_of
 from logsync_tui.storage.queries import LogFilter, LogRow, count_rows, trace_position
 from logsync_tui.timeparse import parse_time
-from logsync_tui.widgets.clipboard import copy_text
+from logsync_tui.widgets.clipboard import copy_and_notify
 from logsync_tui.widgets.detail import DetailPane
 from logsync_tui.widgets.log_table import MARGIN, LogHeader, LogTable
 
@@ -346,11 +346,8 @@ class LogsScreen(Screen[None]):
             self.notify("No row under the cursor to copy.", severity="warning")
             return
         settings = self.app.settings  # type: ignore[attr-defined]
-        copy_text(
-            self.app,
-            row.raw_data,
-            what="the row's raw JSON",
-            export_dir=settings.export_dir,
+        copy_and_notify(
+            self.app, row.raw_data, what="Row JSON", export_dir=settings.export_dir
         )
 
     def action_error(self, forward: bool) -> None:

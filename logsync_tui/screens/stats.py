@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from logsync_tui.errors import SourceError
 from logsync_tui.stats import EXPIRY_WARNING_SECONDS, BufferStats, buffer_stats
@@ -70,10 +70,10 @@ class StatsScreen(Screen[None]):
         load_summary: SummaryLoader = store_summary,
     ) -> None:
         super().__init__()
-        self._clock = clock
+        self._now = clock
         self._load_stats = load_stats
         self._load_summary = load_summary
-        self._cancel = threading.Event()
+        self._scan_cancel = threading.Event()
 
     @property
     def logsync(self) -> LogsyncApp:
@@ -120,7 +120,7 @@ class StatsScreen(Screen[None]):
         self.load_store_summary()
 
     def on_unmount(self) -> None:
-        self._cancel.set()
+        self._scan_cancel.set()
 
     def action_refresh_stats(self) -> None:
         """Scan the buffer again and re-read the store summary."""
@@ -142,7 +142,7 @@ class StatsScreen(Screen[None]):
         if source is None:
             return
         try:
-            stats = self._load_stats(source, self._cancel)
+            stats = self._load_stats(source, self._scan_cancel)
         except SourceError as exc:
             log.warning("stats: %s", exc.one_line())
             if not get_current_worker().is_cancelled:
@@ -163,6 +163,10 @@ class StatsScreen(Screen[None]):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_summary, summary)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # StateChanged does not bubble: failures go to the app's one handler.
+        self.logsync.on_worker_state_changed(event)
+
     def _show_banner(self, message: str | None) -> None:
         banner = self.query_one("#banner", Static)
         banner.update(Text(message or ""))
@@ -173,13 +177,17 @@ class StatsScreen(Screen[None]):
 
     def _show_unreachable(self, error: SourceError) -> None:
         self._show_banner(
-            f"Redis unreachable: {error.cause}. Check the URL and the network; "
-            "the Logs and Export screens still work on the local store."
+            f"Redis unreachable: {error.cause.rstrip('.')}. Check the URL and the "
+            "network; the Logs and Export screens still work on the local store."
         )
-        self._set_status(Text(f"Last attempt at {figures.clock_time(self._clock())}"))
+        source = self.logsync.source
+        where = source.describe() if source is not None else ""
+        line = Text("○ unreachable ", style="bold red").append(where, style="")
+        self.query_one("#connection", Static).update(line)
+        self._set_status(Text(f"Last attempt at {figures.clock_time(self._now())}"))
 
     def _show_stats(self, stats: BufferStats) -> None:
-        now = self._clock()
+        now = self._now()
         self._show_banner(None)
         self.query_one("#connection", Static).update(connection_text(stats))
         self.query_one("#counts", Static).update(counts_table(stats))
@@ -264,8 +272,8 @@ def breakdown_table(stats: BufferStats) -> Table:
     table = Table.grid(padding=(0, 2))
     for _ in range(4):
         table.add_column()
-    systems = list(stats.by_system.items())
-    levels = list(stats.by_level.items())
+    systems = _by_count(stats.by_system)
+    levels = _by_count(stats.by_level)
     for i in range(max(len(systems), len(levels))):
         cells: list[Text] = []
         for pairs, styles in ((systems, SYSTEM_STYLES), (levels, LEVEL_STYLES)):
@@ -277,6 +285,10 @@ def breakdown_table(stats: BufferStats) -> Table:
                 cells.extend((Text(), Text()))
         table.add_row(*cells)
     return table
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def ttl_text(stats: BufferStats) -> Text:
@@ -292,8 +304,8 @@ def ttl_text(stats: BufferStats) -> Text:
     if stats.expiring_soon_entries:
         minutes = EXPIRY_WARNING_SECONDS // 60
         text.append(
-            f"\n⚠ {figures.count(stats.expiring_soon_entries)} entries in "
-            f"{figures.count(stats.expiring_soon_keys)} traces expire within "
+            f"\n⚠ {figures.plural(stats.expiring_soon_entries, 'entry', 'entries')} "
+            f"in {figures.plural(stats.expiring_soon_keys, 'trace')} expire within "
             f"{minutes} minutes: sync them now (2 → Sync)",
             style="bold yellow",
         )

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from logsync_tui.errors import LogsyncError, SyncCancelled, UsageError
 from logsync_tui.messages import (
@@ -103,6 +103,7 @@ class SyncScreen(Screen[None]):
     """Sync all, by trace, by user or by time; live progress; runs with undo."""
 
     CSS_PATH = "sync.tcss"
+    AUTO_FOCUS = "#runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "sync_all", "Sync all", id="sync.all"),
         Binding("t", "focus_input('trace')", "By trace", id="sync.trace"),
@@ -117,10 +118,11 @@ class SyncScreen(Screen[None]):
         self, *, run: SyncRunner = run_sync, load_runs: RunsLoader = list_runs
     ) -> None:
         super().__init__()
-        self._run = run
+        self._run_engine = run
         self._load_runs = load_runs
-        self._cancel = threading.Event()
-        self._running = False
+        self._sync_cancel = threading.Event()
+        self._syncing = False
+        self._select_newest = False
         self._suggester = IdSuggester()
 
     @property
@@ -131,7 +133,7 @@ class SyncScreen(Screen[None]):
     @property
     def running(self) -> bool:
         """True while a sync started here has not ended."""
-        return self._running
+        return self._syncing
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -176,7 +178,7 @@ class SyncScreen(Screen[None]):
         self.load_runs()
 
     def on_unmount(self) -> None:
-        self._cancel.set()
+        self._sync_cancel.set()
 
     def action_sync_all(self) -> None:
         """Sync every trace in the buffer."""
@@ -190,8 +192,8 @@ class SyncScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         """Cancel the running sync; with none running, leave the inputs."""
-        if self._running:
-            self._cancel.set()
+        if self._syncing:
+            self._sync_cancel.set()
             self.query_one(SyncProgressPanel).stop(
                 Text("Cancelling after the current batch…", style="yellow")
             )
@@ -208,7 +210,7 @@ class SyncScreen(Screen[None]):
         if run_id is None:
             self.notify("Select a run in the list first.", title="undo")
             return
-        if self._running:
+        if self._syncing:
             self.notify("Wait for the running sync to end.", title="undo")
             return
         question = Text(
@@ -249,7 +251,7 @@ class SyncScreen(Screen[None]):
 
     def start_sync(self, scope: SyncScope) -> None:
         """Start a sync of `scope` unless one is running or there is no source."""
-        if self._running:
+        if self._syncing:
             self.notify("A sync is already running; Escape cancels it.")
             return
         if self.logsync.source is None:
@@ -259,12 +261,13 @@ class SyncScreen(Screen[None]):
                 severity="error",
             )
             return
-        self._running = True
-        self._cancel = threading.Event()
+        self._syncing = True
+        self._sync_cancel = threading.Event()
+        self.query_one("#runs", DataTable).focus()
         self.query_one("#cancel", Button).disabled = False
         what = describe_scope(scope.describe())
         self.query_one(SyncProgressPanel).start(Text(f"Starting: {what}…"))
-        self.run_scope(scope, self._cancel)
+        self.run_scope(scope, self._sync_cancel)
 
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def run_scope(self, scope: SyncScope, cancel: threading.Event) -> None:
@@ -286,7 +289,7 @@ class SyncScreen(Screen[None]):
         source = self.logsync.source
         assert source is not None
         try:
-            result = self._run(self.logsync.store, source, scope, options)
+            result = self._run_engine(self.logsync.store, source, scope, options)
         except SyncCancelled as exc:
             self.post_message(
                 SyncEnded("cancelled", run=self._last_run(), cause=exc.cause)
@@ -349,11 +352,12 @@ class SyncScreen(Screen[None]):
         self._suggester.update(message.ids)
 
     def on_sync_progressed(self, message: SyncProgressed) -> None:
-        if self._running and not self._cancel.is_set():
+        if self._syncing and not self._sync_cancel.is_set():
             self.query_one(SyncProgressPanel).show(message.progress)
 
     def on_sync_ended(self, message: SyncEnded) -> None:
-        self._running = False
+        self._syncing = False
+        self._select_newest = True
         self.query_one("#cancel", Button).disabled = True
         panel = self.query_one(SyncProgressPanel)
         result = self.query_one("#result", Static)
@@ -371,9 +375,9 @@ class SyncScreen(Screen[None]):
         table.clear()
         for run in message.runs:
             table.add_row(*run_cells(run), key=str(run.run_id))
-        if selected is not None and str(selected) in {
-            str(r.run_id) for r in message.runs
-        }:
+        if self._select_newest:
+            self._select_newest = False
+        elif selected in {r.run_id for r in message.runs}:
             table.move_cursor(row=table.get_row_index(str(selected)))
 
     def on_run_undone(self, message: RunUndone) -> None:
@@ -384,6 +388,10 @@ class SyncScreen(Screen[None]):
             title="undo",
         )
         self.load_runs()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # StateChanged does not bubble: failures go to the app's one handler.
+        self.logsync.on_worker_state_changed(event)
 
     def _selected_run(self) -> int | None:
         table = self.query_one("#runs", DataTable)

@@ -137,8 +137,29 @@ SELECT *, row_number() OVER (
 FROM ls_stage WHERE reason IS NULL AND in_scope
 """
 
-_MATCHED_COUNT = """
-SELECT count(*) FROM debug_logs d WHERE d.id IN (SELECT id FROM ls_ranked)
+# (ids repeated within the batch, ids already stored): both 0 is the fast path.
+_REPEATS = """
+SELECT (SELECT count(*) - count(DISTINCT id) FROM ls_stage
+        WHERE reason IS NULL AND in_scope),
+       (SELECT count(*) FROM debug_logs d
+        WHERE d.id IN (SELECT id FROM ls_stage WHERE reason IS NULL AND in_scope))
+"""
+
+_INSERT_FRESH = """
+INSERT INTO debug_logs
+SELECT id, trace_id, user_id, system, level, message, ts, context, stack, raw,
+       raw_bytes, source_key, now()::TIMESTAMP, $run
+FROM ls_stage WHERE reason IS NULL AND in_scope
+"""
+
+_COUNTS_FRESH = """
+SELECT count(*),
+       count(*) FILTER (WHERE reason IS NULL AND in_scope),
+       0, 0,
+       count(*) FILTER (WHERE reason IS NOT NULL),
+       count(*) FILTER (WHERE reason IS NULL AND NOT in_scope),
+       0
+FROM ls_stage
 """
 
 
@@ -277,13 +298,13 @@ def _ingest(
         },
     )
     con.execute(_QUARANTINE, {"run": run_id})
-    con.execute(_RANKED)
-    matched = con.execute(_MATCHED_COUNT).fetchone()
-    has_stored = bool(matched and matched[0])
-    con.execute(_CLASSIFY_WITH_STORED if has_stored else _CLASSIFY_NEW_ONLY)
-    con.execute(_INSERT_NEW, {"run": run_id})
-    _resolve_conflicts(con, run_id, policy, has_stored)
-    counts = BatchCounts(*con.execute(_COUNTS).fetchone())  # type: ignore[misc]
+    repeats = con.execute(_REPEATS).fetchone()
+    if repeats == (0, 0):
+        # Every id is new to the store and to the batch: insert straight away.
+        con.execute(_INSERT_FRESH, {"run": run_id})
+        counts = BatchCounts(*con.execute(_COUNTS_FRESH).fetchone())  # type: ignore[misc]
+    else:
+        counts = _ingest_repeats(con, run_id, policy, has_stored=bool(repeats[1]))
     if watermarks.num_rows:
         con.execute(_WATERMARKS, {"run": run_id})
     con.execute(
@@ -295,6 +316,16 @@ def _ingest(
         },
     )
     return counts
+
+
+def _ingest_repeats(
+    con: duckdb.DuckDBPyConnection, run_id: int, policy: str, has_stored: bool
+) -> BatchCounts:
+    con.execute(_RANKED)
+    con.execute(_CLASSIFY_WITH_STORED if has_stored else _CLASSIFY_NEW_ONLY)
+    con.execute(_INSERT_NEW, {"run": run_id})
+    _resolve_conflicts(con, run_id, policy, has_stored)
+    return BatchCounts(*con.execute(_COUNTS).fetchone())  # type: ignore[misc]
 
 
 def _resolve_conflicts(

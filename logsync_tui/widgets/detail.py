@@ -55,7 +55,7 @@ def summary(row: LogRow, position: int, trace_size: int) -> Text:
 
 def section(title: str, body: RenderableType) -> RenderableType:
     """A titled block of the pane."""
-    return Group(Text(title, style="bold underline", end=""), body, Text(""))
+    return Group(Text(title, style="bold underline"), body, Text(""))
 
 
 class DetailPane(VerticalScroll):

@@ -12,6 +12,12 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
+def plural(value: int, one: str, many: str | None = None) -> str:
+    """`1 trace`, `3 traces`: the count and the word that agrees with it."""
+    word = one if value == 1 else (many or f"{one}s")
+    return f"{count(value)} {word}"
+
+
 def size(num_bytes: int) -> str:
     """A byte count in the largest unit that keeps it at or above 1."""
     value = float(num_bytes)

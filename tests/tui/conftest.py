@@ -21,6 +21,9 @@ from tests.conftest import push_like_worker
 BASE_MS = 1_767_225_600_000
 """2026-01-01 00:00:00 UTC: fixed timestamps keep snapshots stable."""
 
+CLOCK_MS = BASE_MS + 3_600_000
+"""The app's fixed "now" in tests: one hour after the first entry."""
+
 Entries = list[dict[str, object]]
 
 
@@ -64,7 +67,7 @@ def make_app(redis_url: str, db_path: Path) -> Callable[[Store], LogsyncApp]:
 
     def make(store: Store, **settings: object) -> LogsyncApp:
         config = Settings(redis_url=redis_url, db=db_path, **settings)  # type: ignore[arg-type]
-        return LogsyncApp(config, store=store, start="logs")
+        return LogsyncApp(config, store=store, start="logs", clock=lambda: CLOCK_MS)
 
     return make
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pyperclip
 import pytest
 from textual.widgets import Static
 
@@ -29,8 +28,6 @@ def no_clipboard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    # Forget any mechanism pyperclip picked earlier, so it looks again here.
-    monkeypatch.setattr(pyperclip, "copy", pyperclip.lazy_load_stub_copy)
 
 
 async def test_03_copy_without_clipboard_saves_a_file(
