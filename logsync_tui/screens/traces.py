@@ -30,7 +30,7 @@ from logsync_tui.insight import (
 )
 from logsync_tui.messages import TraceExported, TraceLoaded, TracesLoaded
 from logsync_tui.storage.queries import LogFilter, LogRow, fetch_page
-from logsync_tui.widgets.clipboard import copy_text
+from logsync_tui.widgets.clipboard import copy_and_notify
 from logsync_tui.widgets.safe_text import (
     LEVEL_STYLES,
     SYSTEM_STYLES,
@@ -299,17 +299,17 @@ class TracesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="db.export", exit_on_error=False)
     def _export(self, trace_id: str) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
-        text, report = render_export(con, ExportSpec("text", traces=(trace_id,)))
+        spec = ExportSpec("text", traces=(trace_id,))
+        text, report = render_export(con, spec, now_ms=self.app.clock())  # type: ignore[attr-defined]
         self.post_message(TraceExported(trace_id, text, report.summary()))
 
     def on_trace_exported(self, message: TraceExported) -> None:
         settings = self.app.settings  # type: ignore[attr-defined]
-        copy_text(
+        copy_and_notify(
             self.app,
             message.text,
-            what=f"trace {message.trace_id} as AI text ({message.summary})",
+            what=f"Trace {message.trace_id} as AI text ({message.summary})",
             export_dir=settings.export_dir,
-            suffix=".md",
         )
 
     def _update_status(self) -> None:

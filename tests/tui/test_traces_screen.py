@@ -112,7 +112,7 @@ async def test_list_sorts_filters_and_opens_a_trace(
         assert "query timed out after 1000ms" in app.clipboard
         assert "tA" in app.clipboard
         saved = list((tmp_path / "copies").iterdir())
-        assert [p.suffix for p in saved] == [".md"]
+        assert [p.read_text(encoding="utf-8") for p in saved] == [app.clipboard]
         await pilot.press("escape")
         assert not screen.has_class("-trace")
         assert screen.table.has_focus
