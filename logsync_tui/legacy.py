@@ -406,6 +406,8 @@ def _add(counts: TableResult, done: BatchCounts) -> None:
 def _skip_reason(name: str) -> str:
     if name in DEPRECATED_TABLES:
         return "deprecated table of the old logging: it held no logs"
+    if name.startswith("_"):
+        return "Convex system table"
     return "not a table of the old logging"
 
 

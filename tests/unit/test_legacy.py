@@ -90,6 +90,7 @@ def export_zip(tmp_path: Path) -> Path:
         for table, text in EXPORT.items():
             archive.writestr(f"{table}/documents.jsonl", text)
             archive.writestr(f"{table}/generated_schema.jsonl", '"any"\n')
+        archive.writestr("_tables/documents.jsonl", '{"name": "log_queue"}\n')
     return path
 
 
@@ -118,7 +119,11 @@ def test_import_maps_dedupes_and_quarantines(store: Store, export_zip: Path) -> 
     queue, recent = result.tables["log_queue"], result.tables["recent_log_entries"]
     assert (queue.rows, queue.inserted, queue.malformed) == (6, 3, 3)
     assert (recent.rows, recent.inserted, recent.duplicates) == (2, 1, 1)
-    assert set(result.skipped) == {"rate_limit_state", "message_fingerprints"}
+    assert result.skipped == {
+        "_tables": "Convex system table",
+        "message_fingerprints": "deprecated table of the old logging: it held no logs",
+        "rate_limit_state": "deprecated table of the old logging: it held no logs",
+    }
     rows = _rows(store)
     assert len(rows) == 4
     assert rows["page loaded [ok]"][:6] == (
@@ -207,7 +212,11 @@ def test_cli_import_legacy(export_zip: Path, db_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["totals"]["inserted"] == 4
-    assert sorted(data["skipped"]) == ["message_fingerprints", "rate_limit_state"]
+    assert sorted(data["skipped"]) == [
+        "_tables",
+        "message_fingerprints",
+        "rate_limit_state",
+    ]
     text = _cli("import-legacy", str(export_zip), "--db", str(db_path))
     assert text.returncode == 0
     assert "0 new, 5 already present" in text.stdout
