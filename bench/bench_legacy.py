@@ -3,10 +3,9 @@
 Each size runs in its own process (peak RSS is per process), on a generated
 Convex snapshot ZIP in a temp dir: both log tables (a quarter of the logs in
 both), the two deprecated tables and one malformed line per 10,000 rows.
-The import holds one batch at a time; DuckDB's own block cache grows up to
-its memory limit (80% of RAM by default), so each size runs twice: with the
-default cache, and with the cache capped at 256 MB, where flat memory shows as
-a peak RSS that does not grow with the export.
+The import holds one batch at a time and the store caps DuckDB's memory
+(`storage.db.MEMORY_LIMIT`), so flat memory shows as a peak RSS that does not
+grow with the export.
 
     .venv/bin/python bench/bench_legacy.py [ROWS ...]    default 100000 500000
 """
@@ -24,7 +23,6 @@ from pathlib import Path
 
 SYSTEMS = ("browser", "worker", "backend")
 LEVELS = ("log", "info", "warn", "error")
-CAP_MB = 256
 
 
 def _doc(i: int) -> dict[str, object]:
@@ -62,19 +60,16 @@ def make_export(path: Path, rows: int) -> None:
         archive.writestr("message_fingerprints/documents.jsonl", '{"_id": "f"}\n')
 
 
-def run_one(rows: int, cap_mb: int) -> None:
+def run_one(rows: int) -> None:
     """Generate, import and print one line of figures (child process)."""
     from logsync_tui.legacy import import_export
     from logsync_tui.storage import Store
-    from logsync_tui.storage.legacy import cap_memory
 
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "snapshot.zip"
         make_export(export, rows)
         size = export.stat().st_size
         with Store.open(Path(tmp) / "store.duckdb") as store:
-            if cap_mb:
-                cap_memory(store.cursor(), cap_mb)
             started = time.perf_counter()
             result = import_export(store, export)
             seconds = time.perf_counter() - started
@@ -84,21 +79,18 @@ def run_one(rows: int, cap_mb: int) -> None:
             f"{t.rows:>9,} legacy rows ({size / 1e6:6.1f} MB zipped): "
             f"{t.rows / seconds:>9,.0f} rows/s, {seconds:6.1f} s, "
             f"inserted {t.inserted:,}, already present {t.duplicates:,}, "
-            f"quarantined {t.malformed:,}; peak RSS {peak_mb:,.0f} MB "
-            f"(DuckDB cache {f'capped at {cap_mb} MB' if cap_mb else 'uncapped'})"
+            f"quarantined {t.malformed:,}; peak RSS {peak_mb:,.0f} MB"
         )
 
 
 def main() -> None:
     """Run each size in a fresh interpreter."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        run_one(int(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        run_one(int(sys.argv[2]))
         return
     sizes = [int(a) for a in sys.argv[1:]] or [100_000, 500_000]
-    for cap in (0, CAP_MB):
-        for rows in sizes:
-            child = [sys.executable, __file__, "--one", str(rows), str(cap)]
-            subprocess.run(child, check=True)
+    for rows in sizes:
+        subprocess.run([sys.executable, __file__, "--one", str(rows)], check=True)
 
 
 if __name__ == "__main__":

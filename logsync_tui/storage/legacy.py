@@ -42,12 +42,3 @@ def quarantine_rows(
     finally:
         con.unregister("ls_rejects")
     return int(rejects.num_rows)
-
-
-def cap_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
-    """Cap DuckDB's buffer cache for this database (the bench's flat-memory run).
-
-    Without a cap DuckDB keeps written blocks cached up to 80% of RAM, so a
-    process's RSS grows with the store even though the import holds one batch.
-    """
-    con.execute(f"SET memory_limit = '{int(megabytes)}MB'")
