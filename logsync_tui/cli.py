@@ -396,9 +396,17 @@ def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
     from logsync_tui.legacy import ImportOptions, format_import, import_export
     from logsync_tui.storage import Store
 
+    def show(p: Any) -> None:
+        print(f"\rlogsync: {p.describe()}", end="", file=sys.stderr, flush=True)
+
+    live = show if sys.stderr.isatty() else None
     with Store.open(settings.db) as store:
-        options = ImportOptions(policy=settings.conflict_policy)
-        result = import_export(store, args.export, args.table, options)
+        options = ImportOptions(policy=settings.conflict_policy, progress=live)
+        try:
+            result = import_export(store, args.export, args.table, options)
+        finally:
+            if live is not None:
+                print(file=sys.stderr)
     if args.json:
         _emit(result.as_json())
     else:

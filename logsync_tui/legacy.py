@@ -123,7 +123,14 @@ class ImportProgress:
     bytes_done: int
     bytes_total: int
     rows: int
+    """Rows of every log table read so far."""
     elapsed: float
+
+    def describe(self) -> str:
+        """One line for a terminal: table, share of bytes read, rate."""
+        share = self.bytes_done * 100 / self.bytes_total if self.bytes_total else 100
+        rate = self.rows / self.elapsed if self.elapsed > 0 else 0.0
+        return f"importing {self.table}: {share:5.1f}% read, {rate:,.0f} rows/s"
 
 
 @dataclass
@@ -380,16 +387,15 @@ class _Importer:
                 self.con, self.result.run_id, rows, _NO_MARKS, Scope(), self.opts.policy
             )
             _add(counts, done)
-        self._report(table, counts)
+        self._report(table)
 
-    def _report(self, table: str, counts: TableResult) -> None:
+    def _report(self, table: str) -> None:
         if self.opts.progress is None:
             return
         elapsed = time.perf_counter() - self.started
+        rows = self.result.totals.rows
         self.opts.progress(
-            ImportProgress(
-                table, self.bytes_done, self.bytes_total, counts.rows, elapsed
-            )
+            ImportProgress(table, self.bytes_done, self.bytes_total, rows, elapsed)
         )
 
 

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from logsync_tui.errors import UsageError
-from logsync_tui.legacy import find_tables, import_export, map_document
+from logsync_tui.legacy import (
+    ImportOptions,
+    ImportProgress,
+    find_tables,
+    import_export,
+    map_document,
+)
 from logsync_tui.storage import Store
 from logsync_tui.storage.runs import get_run, undo_run
 
@@ -151,6 +157,15 @@ def test_import_maps_dedupes_and_quarantines(store: Store, export_zip: Path) -> 
     ]
     run = get_run(store.cursor(), result.run_id)
     assert (run.kind, run.status, run.inserted, run.malformed) == ("import", "ok", 4, 3)
+
+
+def test_progress_reaches_every_byte(store: Store, export_zip: Path) -> None:
+    seen: list[ImportProgress] = []
+    import_export(store, export_zip, options=ImportOptions(progress=seen.append))
+    assert [p.table for p in seen] == ["log_queue", "recent_log_entries"]
+    last = seen[-1]
+    assert (last.bytes_done, last.rows) == (last.bytes_total, 8)
+    assert last.describe().startswith("importing recent_log_entries: 100.0% read")
 
 
 def test_import_twice_adds_nothing(store: Store, export_zip: Path) -> None:
