@@ -276,7 +276,9 @@ def _level(doc: dict[str, Any]) -> tuple[Any, str | None]:
 
 
 def _timestamp(doc: dict[str, Any]) -> tuple[Any, str | None]:
-    value = doc.get("timestamp", doc.get("_creationTime"))
+    value = doc.get("timestamp")
+    if value is None:
+        value = doc.get("_creationTime")
     if value is None:
         return None, "missing timestamp"
     if isinstance(value, bool) or not isinstance(value, int | float):

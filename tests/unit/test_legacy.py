@@ -210,6 +210,13 @@ def test_a_row_in_both_tables_needs_every_log_field_equal() -> None:
     assert json.loads(same_a)["id"] == json.loads(same_b)["id"]
     assert json.loads(same_a)["id"] != json.loads(other)["id"]
     assert map_document("[1, 2]") == (None, "JSON list is not an object")
+    null_time, _ = map_document(json.dumps(R2 | {"timestamp": None}))
+    assert null_time is not None
+    assert json.loads(null_time)["timestamp"] == T0 + 5000
+    assert map_document(json.dumps(Q3 | {"timestamp": "soon"})) == (
+        None,
+        "unreadable timestamp soon",
+    )
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
