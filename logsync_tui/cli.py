@@ -467,7 +467,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         else:
             report = _export_stdout(con, spec)
     if report is not None:
-        _say(report.summary())
+        # CSV has no header to carry the command line: stderr does.
+        extra = f"; same slice: {report.command}" if spec.format == "csv" else ""
+        _say(report.summary() + extra)
     return ExitCode.OK
 
 

@@ -100,6 +100,9 @@ def _build(values: dict[str, Any]) -> Settings:
     for name in ("batch_size",):
         if name in out and (not isinstance(out[name], int) or out[name] < 1):
             raise ConfigError(f"{name} must be a positive whole number")
+    refresh = out.get("refresh_seconds", 0)
+    if isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh < 0:
+        raise ConfigError("refresh_seconds must be a number of seconds, 0 or more")
     return Settings(**out)
 
 

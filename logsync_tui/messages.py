@@ -8,6 +8,7 @@ from textual.message import Message
 
 from logsync_tui.export import ExportReport, ExportSpec
 from logsync_tui.insight import Overview, TraceInsight, TraceRow
+from logsync_tui.storage.navigate import RowHead
 from logsync_tui.storage.queries import LogRow
 from logsync_tui.storage.runs import RunRecord, UndoResult
 from logsync_tui.sync import SyncProgress, SyncResult
@@ -19,7 +20,7 @@ class WindowLoaded(Message):
 
     generation: int
     start: int
-    rows: list[LogRow]
+    rows: list[RowHead]
 
 
 @dataclass

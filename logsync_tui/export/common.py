@@ -1,16 +1,22 @@
-"""Pieces every export format shares: the counting sink and entry conversion."""
+"""Pieces every export format shares: the counting sink, entry conversion and
+the streamed lines that DuckDB builds (Python builds the redacted ones)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from logsync_tui.redact import Redactor
+from logsync_tui.storage.export_queries import ISO_US_FORMAT, LINE_FIELDS
 from logsync_tui.storage.queries import LogRow
 from logsync_tui.timeparse import iso_ms
 
 _FLUSH_AT = 1 << 16
+# json.dumps writes \u001b, DuckDB's to_json \u001B: lines from both must match.
+_ESCAPE = re.compile(r"\\(u00[0-9a-f]{2}|.)")
 
 
 class Sink:
@@ -64,8 +70,11 @@ def parse_context(text: str | None) -> Any:
 
 
 def compact_json(value: Any) -> str:
-    """JSON on one line, non-ASCII kept as is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON on one line, non-ASCII kept as is, escapes as DuckDB writes them."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if "\\u00" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\\" + m.group(1)[:3] + m.group(1)[3:].upper(), text)
 
 
 def context_text(text: str | None, red: Redactor) -> str | None:
@@ -82,7 +91,7 @@ def context_text(text: str | None, red: Redactor) -> str | None:
 def iso_datetime(value: Any) -> Any:
     """A stored naive-UTC timestamp as ISO 8601 text; other values unchanged."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+        return value.strftime(ISO_US_FORMAT)
     return value
 
 
@@ -107,3 +116,27 @@ def entry_json(row: LogRow, red: Redactor) -> dict[str, Any]:
     entry["synced_at"] = iso_datetime(row.synced_at)
     entry["sync_run_id"] = row.sync_run_id
     return entry
+
+
+def json_line(row: LogRow, red: Redactor) -> str:
+    """One entry as the compact JSON line DuckDB would build, redacted."""
+    return compact_json(entry_json(row, red))
+
+
+def row_at(table: Any, index: int) -> LogRow:
+    """Row `index` of an Arrow table holding `LINE_FIELDS`."""
+    values = {name: table.column(name)[index].as_py() for name in LINE_FIELDS}
+    return LogRow(raw_data="", **values)
+
+
+def finished_lines(
+    tables: Iterable[Any], make_line: Callable[[LogRow], str]
+) -> Iterator[tuple[list[str], list[str]]]:
+    """(lines, trace ids) per table; `make_line` fills the lines DuckDB left NULL."""
+    for table in tables:
+        lines = table.column("line").to_pylist()
+        if None in lines:
+            for i, line in enumerate(lines):
+                if line is None:
+                    lines[i] = make_line(row_at(table, i))
+        yield lines, table.column("trace_id").to_pylist()

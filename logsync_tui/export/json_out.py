@@ -11,17 +11,18 @@ from typing import Any
 import duckdb
 
 from logsync_tui import __version__
-from logsync_tui.export.common import Sink, compact_json, entry_json
+from logsync_tui.export.common import Sink, compact_json, finished_lines, json_line
 from logsync_tui.export.spec import ExportReport, ExportSpec
-from logsync_tui.redact import Redactor
+from logsync_tui.redact import TRIGGER_PATTERN, Redactor
 from logsync_tui.storage.export_queries import (
     ScopeCounts,
     TraceSummary,
-    iter_rows_by_trace,
+    json_line_sql,
+    line_batches,
+    line_batches_by_trace,
     scope_counts,
     trace_summaries,
 )
-from logsync_tui.storage.queries import iter_rows
 from logsync_tui.timeparse import iso_ms
 
 
@@ -85,21 +86,26 @@ def write_json(
     report: ExportReport,
     now_ms: int,
 ) -> None:
-    """One JSON document: `export` header, `traces`, then `redaction` counts."""
+    """One JSON document: `export` header, `traces`, then `redaction` counts.
+
+    Each entry sits on its own line, as compact JSON.
+    """
     flt = spec.scope()
     red = Redactor(spec.redact)
     header = header_json(spec, scope_counts(con, flt), now_ms)
     sink.write('{\n  "export": ' + _indented(header) + ',\n  "traces": [')
     summaries = {s.trace_id: s for s in trace_summaries(con, flt)}
+    tables = line_batches_by_trace(con, flt, json_line_sql(), trigger=_trigger(spec))
     current: str | None = None
-    for row in iter_rows_by_trace(con, flt):
-        if row.trace_id != current:
-            sink.write(_trace_open(summaries[row.trace_id], current is None, red))
-            current = row.trace_id
-        else:
-            sink.write(",")
-        sink.write("\n      " + json.dumps(entry_json(row, red), ensure_ascii=False))
-        report.entries += 1
+    for lines, traces in finished_lines(tables, lambda row: json_line(row, red)):
+        for line, trace_id in zip(lines, traces, strict=True):
+            if trace_id != current:
+                sink.write(_trace_open(summaries[trace_id], current is None, red))
+                current = trace_id
+            else:
+                sink.write(",")
+            sink.write("\n      " + line)
+        report.entries += len(lines)
     if current is not None:
         sink.write("\n    ]}\n  ")
     report.traces = len(summaries)
@@ -108,12 +114,16 @@ def write_json(
     sink.write('],\n  "redaction": ' + compact_json(tail) + "\n}\n")
 
 
+def _trigger(spec: ExportSpec) -> str | None:
+    return TRIGGER_PATTERN if spec.redact else None
+
+
 def _trace_open(summary: TraceSummary, first: bool, red: Redactor) -> str:
     # Values in trace metadata are redacted like entries, but counted once:
     # in the entries they come from.
-    meta = json.dumps(trace_json(summary, Redactor(red.enabled)), ensure_ascii=False)
+    meta = compact_json(trace_json(summary, Redactor(red.enabled)))
     lead = "\n    " if first else "\n    ]},\n    "
-    return lead + meta[:-1] + ', "entries": ['
+    return lead + meta[:-1] + ',"entries":['
 
 
 def _indented(value: Any) -> str:
@@ -133,8 +143,9 @@ def write_jsonl(
     red = Redactor(spec.redact)
     counts = scope_counts(con, flt)
     sink.write(compact_json({"export": header_json(spec, counts, now_ms)}) + "\n")
-    for row in iter_rows(con, flt):
-        sink.write(compact_json(entry_json(row, red)) + "\n")
-        report.entries += 1
+    tables = line_batches(con, flt, json_line_sql(), trigger=_trigger(spec))
+    for lines, _ in finished_lines(tables, lambda row: json_line(row, red)):
+        sink.write("\n".join(lines) + "\n")
+        report.entries += len(lines)
     report.traces = counts.traces
     report.redacted = dict(red.counts)

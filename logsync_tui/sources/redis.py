@@ -350,6 +350,11 @@ def _source_error(where: str, what: str, exc: BaseException) -> SourceError:
     detail = redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if isinstance(exc, rex.AuthenticationError) or "WRONGPASS" in detail:
         cause = f"{where} refused the password (check the URL's credentials)"
+    elif where.startswith("rediss://") and _at_connect(exc):
+        cause = (
+            f"TLS connection to {where} failed ({detail}): check that the server "
+            "speaks TLS, or use redis:// for a plain one"
+        )
     elif isinstance(exc, rex.TimeoutError):
         cause = f"{where} did not answer {what} in time: {detail}"
     elif isinstance(exc, rex.ConnectionError | OSError):
@@ -357,3 +362,8 @@ def _source_error(where: str, what: str, exc: BaseException) -> SourceError:
     else:
         cause = f"{where} failed on {what}: {detail}"
     return SourceError(cause, title="redis")
+
+
+def _at_connect(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "ssl" in text or "connecting" in text or "handshake" in text

@@ -178,3 +178,169 @@ def iter_rows_by_trace(
             return
         for r in rows:
             yield LogRow(*r[:width])
+
+
+# Export lines built inside DuckDB. A row whose text matches the redaction
+# trigger gets a NULL line and its fields, so Python redacts and formats it;
+# every other row arrives as a finished CSV or JSON line. The Python
+# formatters in export/ produce byte-identical lines for the same row.
+LINE_FIELDS = (
+    "id",
+    "trace_id",
+    "user_id",
+    "system",
+    "level",
+    "message",
+    "timestamp",
+    "context",
+    "stack",
+    "synced_at",
+    "sync_run_id",
+)
+ISO_MS_SQL = "strftime(epoch_ms(timestamp), '%Y-%m-%dT%H:%M:%S.%gZ')"
+ISO_US_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+CSV_COLUMNS = ("id", "trace_id", "user_id", "system", "level", "timestamp", "time",
+               "message", "context", "stack")  # fmt: skip
+GUARDED = ("id", "trace_id", "user_id", "message", "context", "stack")
+"""CSV cells that may start like a formula (the others the store validated)."""
+_QUOTE_NEVER = ("system", "level", "timestamp", "time")
+_FORMULA = "('=', '+', '-', '@', chr(9), chr(13))"
+_SPECIALS = ("chr(34)", "','", "chr(10)", "chr(13)")
+
+LineSql = tuple[str, str]
+"""(cell projections or "", line expression) for one export format."""
+
+
+def _csv_value(column: str, neutralise: bool) -> str:
+    expr = {"timestamp": "CAST(timestamp AS VARCHAR)", "time": ISO_MS_SQL}
+    value = f"coalesce({expr.get(column, column)}, '')"
+    if neutralise and column in GUARDED:
+        value = (
+            f"(CASE WHEN left({value}, 1) IN {_FORMULA} "
+            f"THEN chr(39) || {value} ELSE {value} END)"
+        )
+    return f"{value} AS c_{column}"
+
+
+def _csv_quoted(column: str) -> str:
+    name = f"c_{column}"
+    if column in _QUOTE_NEVER:
+        return name
+    needs = " OR ".join(f"contains({name}, {ch})" for ch in _SPECIALS)
+    return (
+        f"(CASE WHEN {needs} THEN chr(34) || replace({name}, chr(34), "
+        f"chr(34) || chr(34)) || chr(34) ELSE {name} END)"
+    )
+
+
+def csv_line_sql(neutralise: bool) -> LineSql:
+    """One RFC 4180 CSV record (CRLF-ended); each cell is computed once."""
+    cells = ", ".join(_csv_value(c, neutralise) for c in CSV_COLUMNS)
+    record = " || ',' || ".join(_csv_quoted(c) for c in CSV_COLUMNS)
+    return cells, f"({record} || chr(13) || chr(10))"
+
+
+def _json_opt(key: str, column: str, value: str) -> str:
+    return f"""(CASE WHEN {column} IS NULL THEN '' ELSE ',"{key}":' || {value} END)"""
+
+
+def json_line_sql() -> LineSql:
+    """One entry as compact JSON, absent optional fields left out."""
+    context = (
+        "CASE WHEN json_valid(context) THEN context "
+        "ELSE CAST(to_json(context) AS VARCHAR) END"
+    )
+    synced = (
+        f"""coalesce('"' || strftime(synced_at, '{ISO_US_FORMAT}') || '"', 'null')"""
+    )
+    parts = [
+        """'{"id":' || to_json(id)""",
+        """',"trace_id":' || to_json(trace_id)""",
+        _json_opt("user_id", "user_id", "to_json(user_id)"),
+        """',"system":' || to_json(system) || ',"level":' || to_json(level)""",
+        """',"message":' || to_json(message)""",
+        """',"timestamp":' || CAST(timestamp AS VARCHAR)""",
+        f"""',"time":"' || {ISO_MS_SQL} || '"'""",
+        _json_opt("context", "context", context),
+        _json_opt("stack", "stack", "to_json(stack)"),
+        f"""',"synced_at":' || {synced}""",
+        """',"sync_run_id":' || coalesce(CAST(sync_run_id AS VARCHAR), 'null')""",
+        "'}'",
+    ]
+    return "", "(" + " || ".join(parts) + ")"
+
+
+def _rows_sql(where: str, tail: str, trigger: str | None, by_trace: bool) -> str:
+    flagged = "false"
+    if trigger is not None:
+        text = "concat_ws(chr(10), message, user_id, context, stack)"
+        flagged = f"regexp_matches({text}, $trigger)"
+    extra = ", min(timestamp) OVER (PARTITION BY trace_id) AS t0" if by_trace else ""
+    return (
+        f"SELECT {', '.join(LINE_FIELDS)}, {flagged} AS flagged{extra} "
+        f"FROM debug_logs WHERE {where} {tail}"
+    )
+
+
+def _lines_sql(line: LineSql, rows: str, order: str) -> str:
+    cells, expr = line
+    fields = ", ".join(LINE_FIELDS)
+    if cells:
+        rows = f"SELECT *, {cells} FROM ({rows})"
+    return (
+        f"SELECT CASE WHEN flagged THEN NULL ELSE CAST({expr} AS VARCHAR) "
+        f"END AS line, {fields} FROM ({rows}) ORDER BY {order}"
+    )
+
+
+def line_batches(
+    con: duckdb.DuckDBPyConnection,
+    flt: LogFilter,
+    line: LineSql,
+    *,
+    trigger: str | None,
+    chunk: int = 100_000,
+) -> Iterator[Any]:
+    """Export lines of every filtered row, oldest first, as Arrow tables.
+
+    Each table has `line` (NULL where `trigger`, a case-insensitive RE2
+    pattern, matches the row's text) and the row's fields. Chunks are read by
+    keyset, so no query holds more than `chunk` rows: memory stays flat.
+    """
+    where, params = where_clause(flt)
+    if trigger is not None:
+        params["trigger"] = "(?i)" + trigger
+    order = "timestamp, id"
+    after: tuple[int, str] | None = None
+    while True:
+        cond = where
+        if after is not None:
+            cond += " AND timestamp >= $ats AND (timestamp, id) > ($ats, $aid)"
+            params.update(ats=after[0], aid=after[1])
+        rows = _rows_sql(cond, f"ORDER BY {order} LIMIT {int(chunk)}", trigger, False)
+        table = con.sql(_lines_sql(line, rows, order), params=params).to_arrow_table()
+        if table.num_rows:
+            yield table
+        if table.num_rows < chunk:
+            return
+        after = (table["timestamp"][-1].as_py(), table["id"][-1].as_py())
+
+
+def line_batches_by_trace(
+    con: duckdb.DuckDBPyConnection,
+    flt: LogFilter,
+    line: LineSql,
+    *,
+    trigger: str | None,
+    chunk: int = 100_000,
+) -> Iterator[Any]:
+    """Like `line_batches`, grouped by trace (traces by first entry).
+
+    One sorted query: DuckDB holds the sort, spilling to disk when large.
+    """
+    where, params = where_clause(flt)
+    if trigger is not None:
+        params["trigger"] = "(?i)" + trigger
+    rows = _rows_sql(where, "", trigger, True)
+    sql = _lines_sql(line, rows, "t0, trace_id, timestamp, id")
+    yield from con.sql(sql, params=params).to_arrow_reader(chunk)

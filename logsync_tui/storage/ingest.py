@@ -298,7 +298,7 @@ def _ingest(
         },
     )
     con.execute(_QUARANTINE, {"run": run_id})
-    repeats = con.execute(_REPEATS).fetchone()
+    repeats = con.execute(_REPEATS).fetchone() or (0, 0)
     if repeats == (0, 0):
         # Every id is new to the store and to the batch: insert straight away.
         con.execute(_INSERT_FRESH, {"run": run_id})

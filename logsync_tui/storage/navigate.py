@@ -1,23 +1,118 @@
 """Moving around the filtered timeline: windows of rows, row offsets, next error.
 
 The Logs screen asks for rows by their position in display order; these
-helpers turn positions into keyset or offset queries that never read the
-whole table into memory.
+helpers turn positions into offset or keyset queries that never read the
+whole table into memory. The table reads `RowHead`s, which leave out the
+columns it does not draw (context, stack, raw entry) and the tail of very
+long messages; a whole entry is read with `queries.get_entry`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import duckdb
 
-from logsync_tui.storage.queries import (
-    ROW_COLUMNS,
-    LogFilter,
-    LogRow,
-    fetch_offset,
-    where_clause,
+from logsync_tui.storage.queries import LogFilter, where_clause
+
+HEAD_CHARS = 2_000
+"""How much of a message the table reads; a longer one is marked as cut."""
+
+_HEAD_COLUMNS = (
+    "id, trace_id, user_id, system, level, "
+    f"left(message, {HEAD_CHARS}), length(message) > {HEAD_CHARS}, timestamp"
 )
+
+
+EDGE_LIMIT = 50_000
+"""Deepest window end found by the one-pass edge search (it holds a list)."""
+
+
+@dataclass(frozen=True)
+class RowHead:
+    """What the table shows of one entry."""
+
+    id: str
+    trace_id: str
+    user_id: str | None
+    system: str
+    level: str
+    message: str
+    """The message, cut to HEAD_CHARS characters."""
+    cut: bool
+    """True when the stored message is longer than `message`."""
+    timestamp: int
+
+
+def _edge(
+    con: duckdb.DuckDBPyConnection, flt: LogFilter, n: int, newest_first: bool
+) -> tuple[int, int | None]:
+    """(matching rows, timestamp of the `n`-th row in display order)."""
+    where, params = where_clause(flt)
+    params["n"] = max(1, n)
+    top = "max" if newest_first else "min"
+    found = con.execute(
+        f"SELECT count(*), {top}(timestamp, $n) FROM debug_logs WHERE {where}",
+        params,
+    ).fetchone()
+    assert found is not None
+    edges = found[1] or []
+    # With fewer than n matches, the last of them still bounds the window.
+    return int(found[0]), (edges[-1] if edges else None)
+
+
+def _heads(
+    con: duckdb.DuckDBPyConnection,
+    flt: LogFilter,
+    offset: int,
+    limit: int,
+    newest_first: bool,
+    edge: int | None,
+) -> list[RowHead]:
+    where, params = where_clause(flt)
+    direction, op = ("DESC", ">=") if newest_first else ("ASC", "<=")
+    if edge is not None:
+        where += f" AND timestamp {op} $edge"
+        params["edge"] = edge
+    params.update(offset=offset, limit=limit)
+    rows = con.execute(
+        f"SELECT {_HEAD_COLUMNS} FROM debug_logs WHERE {where} "
+        f"ORDER BY timestamp {direction}, id {direction} "
+        "LIMIT $limit OFFSET $offset",
+        params,
+    ).fetchall()
+    return [RowHead(*row) for row in rows]
+
+
+def _ordered(
+    con: duckdb.DuckDBPyConnection,
+    flt: LogFilter,
+    offset: int,
+    limit: int,
+    newest_first: bool,
+) -> tuple[int | None, list[RowHead]]:
+    # Sorting every match on (timestamp, id) is the slow part of a page. One
+    # pass first counts the matches and finds the timestamp the window ends
+    # at, so the sort only sees rows up to it (ties included).
+    if offset + limit > EDGE_LIMIT:
+        return None, _heads(con, flt, offset, limit, newest_first, None)
+    matching, edge = _edge(con, flt, offset + limit, newest_first)
+    if matching <= offset:
+        return matching, []
+    return matching, _heads(con, flt, offset, limit, newest_first, edge)
+
+
+def first_window(
+    con: duckdb.DuckDBPyConnection,
+    flt: LogFilter,
+    limit: int,
+    *,
+    newest_first: bool = True,
+) -> tuple[int, list[RowHead]]:
+    """(how many rows match, the first `limit` of them in display order)."""
+    matching, rows = _ordered(con, flt, 0, min(limit, EDGE_LIMIT), newest_first)
+    assert matching is not None
+    return matching, rows
 
 
 def fetch_window(
@@ -28,17 +123,16 @@ def fetch_window(
     *,
     newest_first: bool = True,
     total: int | None = None,
-) -> list[LogRow]:
+) -> list[RowHead]:
     """Rows `offset`..`offset+limit` in display order.
 
     Past the middle of a known `total`, the rows are read from the other end
     and reversed, so jumping to the end costs as little as the start.
     """
     if total is None or offset <= total // 2:
-        return fetch_offset(con, flt, offset, limit, newest_first=newest_first)
+        return _ordered(con, flt, offset, limit, newest_first)[1]
     end = min(total, offset + limit)
-    mirrored = total - end
-    rows = fetch_offset(con, flt, mirrored, end - offset, newest_first=not newest_first)
+    rows = _ordered(con, flt, total - end, end - offset, not newest_first)[1]
     rows.reverse()
     return rows
 
@@ -46,7 +140,7 @@ def fetch_window(
 def offset_of(
     con: duckdb.DuckDBPyConnection,
     flt: LogFilter,
-    row: LogRow,
+    row: RowHead,
     *,
     newest_first: bool = True,
 ) -> int:
@@ -65,12 +159,12 @@ def offset_of(
 def next_with_level(
     con: duckdb.DuckDBPyConnection,
     flt: LogFilter,
-    row: LogRow,
+    row: RowHead,
     *,
     levels: tuple[str, ...] = ("error",),
     newest_first: bool = True,
     forward: bool = True,
-) -> LogRow | None:
+) -> RowHead | None:
     """The nearest row after (or before) `row` in display order with a level."""
     narrowed = replace(flt, levels=tuple(set(flt.levels or levels) & set(levels)))
     if not narrowed.levels:
@@ -81,9 +175,9 @@ def next_with_level(
     direction = "ASC" if later else "DESC"
     params.update(ts=row.timestamp, rid=row.id)
     found = con.execute(
-        f"SELECT {ROW_COLUMNS} FROM debug_logs WHERE {where} "
+        f"SELECT {_HEAD_COLUMNS} FROM debug_logs WHERE {where} "
         f"AND (timestamp, id) {op} ($ts, $rid) "
         f"ORDER BY timestamp {direction}, id {direction} LIMIT 1",
         params,
     ).fetchone()
-    return LogRow(*found) if found else None
+    return RowHead(*found) if found else None

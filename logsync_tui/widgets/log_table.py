@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from logsync_tui.storage.queries import LogRow
+from logsync_tui.storage.navigate import RowHead
 from logsync_tui.widgets.safe_text import LEVEL_STYLES, SYSTEM_STYLES, cell, utc_time
 
 COLUMNS = (("time (UTC)", 23), ("system", 7), ("user", 12), ("trace", 14))
@@ -30,7 +30,7 @@ MARGIN = 100
 """Rows fetched beyond each edge of the view, so small scrolls need no query."""
 
 
-def row_text(row: LogRow, width: int, search: str = "") -> Text:
+def row_text(row: RowHead, width: int, search: str = "") -> Text:
     """One table line for `row`, exactly `width` cells wide."""
     message_width = max(8, width - FIXED_WIDTH)
     parts = [
@@ -97,7 +97,7 @@ class LogTable(ScrollView, can_focus=True):
     class RowHighlighted(Message):
         """The cursor moved onto `row` (None while its page loads)."""
 
-        def __init__(self, index: int, row: LogRow | None) -> None:
+        def __init__(self, index: int, row: RowHead | None) -> None:
             super().__init__()
             self.index = index
             self.row = row
@@ -105,7 +105,7 @@ class LogTable(ScrollView, can_focus=True):
     class RowSelected(Message):
         """Enter was pressed on `row`."""
 
-        def __init__(self, row: LogRow) -> None:
+        def __init__(self, row: RowHead) -> None:
             super().__init__()
             self.row = row
 
@@ -114,7 +114,7 @@ class LogTable(ScrollView, can_focus=True):
         self.total = 0
         self.search = ""
         self._start = 0
-        self._rows: list[LogRow] = []
+        self._rows: list[RowHead] = []
         self._pending: tuple[int, int] | None = None
 
     def reset(self, total: int, search: str) -> None:
@@ -134,19 +134,19 @@ class LogTable(ScrollView, can_focus=True):
         self.refresh()
         self.call_after_refresh(self._check_window)
 
-    def set_window(self, start: int, rows: list[LogRow]) -> None:
+    def set_window(self, start: int, rows: list[RowHead]) -> None:
         """Rows starting at position `start`, as the screen loaded them."""
         self._start, self._rows, self._pending = start, rows, None
         self.refresh()
         self.post_message(self.RowHighlighted(self.cursor, self.row_at(self.cursor)))
 
-    def row_at(self, index: int) -> LogRow | None:
+    def row_at(self, index: int) -> RowHead | None:
         """The loaded row at position `index`, or None when not in the window."""
         offset = index - self._start
         return self._rows[offset] if 0 <= offset < len(self._rows) else None
 
     @property
-    def current(self) -> LogRow | None:
+    def current(self) -> RowHead | None:
         """The row under the cursor."""
         return self.row_at(self.cursor)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 from textual.widgets import Static
 
 from logsync_tui.app import LogsyncApp
@@ -31,7 +32,11 @@ def no_clipboard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 async def test_03_copy_without_clipboard_saves_a_file(
-    no_clipboard: None, synced: Synced, make_app: MakeApp, tmp_path: Path
+    no_clipboard: None,
+    synced: Synced,
+    make_app: MakeApp,
+    tmp_path: Path,
+    rclient: redis.Redis,
 ) -> None:
     store = synced(read_jsonl("05-multiline-stack.jsonl"))
     copies = tmp_path / "copies"
@@ -40,8 +45,14 @@ async def test_03_copy_without_clipboard_saves_a_file(
         screen = await settle(pilot)
         row = screen.table.current
         assert row is not None
+        in_redis = [
+            item.decode("utf-8")
+            for item in rclient.lrange(f"logs:{row.trace_id}", 0, -1)
+            if row.id in item.decode("utf-8")
+        ]
         await pilot.press("y")
-        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert app.is_running
         notes = [n for n in app._notifications if "clipboard" in n.message.lower()]
         assert len(notes) == 1
@@ -49,8 +60,8 @@ async def test_03_copy_without_clipboard_saves_a_file(
         assert len(saved) == 1
         assert str(saved[0]) in notes[0].message
         assert "OSC 52" in notes[0].message
-        assert saved[0].read_bytes().decode("utf-8") == row.raw_data
-        assert app.clipboard == row.raw_data
+        assert [saved[0].read_bytes().decode("utf-8")] == in_redis
+        assert app.clipboard == in_redis[0]
         assert "PyperclipException" not in notes[0].message
 
 

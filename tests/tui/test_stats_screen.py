@@ -172,3 +172,8 @@ def test_snapshot_stats_unreachable(snap_compare: Any, store: Store) -> None:
         store, CLOSED_URL, clock=lambda: NOW_MS, load_summary=fixed_summary
     )()
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_snapshot_stats_without_redis(snap_compare: Any, store: Store) -> None:
+    app = stats_app(store, None, clock=lambda: NOW_MS, load_summary=fixed_summary)()
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)

@@ -20,6 +20,7 @@ from logsync_tui.storage.queries import LogFilter, count_rows
 from logsync_tui.storage.runs import RunRecord, get_run, list_runs
 from logsync_tui.sync import SyncProgress, SyncResult, run_sync
 from logsync_tui.widgets.confirm_dialog import ConfirmDialog
+from logsync_tui.widgets.trace_suggester import IdSuggester
 from tests.conftest import push_like_worker
 from tests.tui.conftest import BASE_MS, entry, render_plain
 
@@ -70,6 +71,16 @@ def test_build_scope_reads_the_form() -> None:
     assert scope.traces == ("a", "b", "c") and scope.users == ("u1",)
     assert scope.since_ms == BASE_MS - 15 * 60_000
     assert scope.until_ms == BASE_MS + 10_000
+
+
+async def test_id_suggester_completes_the_last_word() -> None:
+    suggester = IdSuggester(["trace-b", "trace-a", "other"])
+    assert await suggester.get_suggestion("tr") == "trace-a"
+    assert await suggester.get_suggestion("x, trace-b") == "x, trace-b"
+    assert await suggester.get_suggestion("trace-a ot") == "trace-a other"
+    assert await suggester.get_suggestion("trace-a ") is None
+    suggester.update(["zz"])
+    assert await suggester.get_suggestion("tr") is None
 
 
 async def test_sync_all_then_the_runs_list_shows_it(
@@ -179,6 +190,58 @@ async def test_escape_cancels_a_sync_and_the_store_stays_consistent(
         await pilot.press("a")
         await settle(pilot)
         assert stored(store) == 3000
+
+
+async def test_quitting_mid_sync_records_a_cancelled_run(
+    rclient: redis.Redis, redis_url: str, store: Store
+) -> None:
+    push_like_worker(rclient, [entry(n, trace_id=f"t{n % 50}") for n in range(3000)])
+    quit_pressed, held, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def held_run(store: Store, source: Any, scope: Any, options: Any) -> SyncResult:
+        inner = options.progress
+
+        def progress(update: SyncProgress) -> None:
+            inner(update)
+            if update.entries_inserted:
+                held.set()
+                quit_pressed.wait(10)  # Hold the engine until the app closed.
+
+        options.progress = progress
+        try:
+            return run_sync(store, source, scope, options)
+        finally:
+            ended.set()
+
+    app = sync_app(store, redis_url, batch_size=200, run=held_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        for _ in range(500):
+            if held.is_set():
+                break
+            await pilot.pause(0.02)
+        await pilot.press("q")
+    quit_pressed.set()
+    assert ended.wait(10)
+    run = get_run(store.cursor(), 1)
+    assert run.status == "cancelled"
+    assert 0 < stored(store) == run.inserted < 3000
+
+
+async def test_the_stats_screen_shows_what_a_sync_stored(
+    rclient: redis.Redis, redis_url: str, store: Store
+) -> None:
+    push_like_worker(rclient, [entry(n) for n in range(40)])
+    app = sync_app(store, redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        panel = app.screen.query_one("#store", Static).content
+        assert "rows 40" in " ".join(render_plain(panel).split())
 
 
 async def test_undo_a_run_after_confirming(

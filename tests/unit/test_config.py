@@ -33,7 +33,14 @@ def test_worker_env_order() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['redis_url = "http://x"', "nonsense = 1", "batch_size = 0", "= broken"],
+    [
+        'redis_url = "http://x"',
+        "nonsense = 1",
+        "batch_size = 0",
+        "= broken",
+        'refresh_seconds = "often"',
+        "refresh_seconds = -5",
+    ],
 )
 def test_bad_config_is_one_clear_error(tmp_path: Path, text: str) -> None:
     cfg = tmp_path / "config.toml"

@@ -108,6 +108,7 @@ def test_cli_stdout_carries_only_data(db: Path, tmp_path: Path) -> None:
     done = run(tmp_path, "--db", str(db), "--format", "csv")
     assert done.returncode == 0 and done.stdout.startswith("id,trace_id,")
     assert one_line(done.stderr) and "exported 3 entries in 1 traces" in done.stderr
+    assert "same slice: logsync export --format csv" in done.stderr
     assert "bytes" in done.stderr and "tokens" in done.stderr
 
 

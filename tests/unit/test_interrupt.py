@@ -22,14 +22,14 @@ from logsync_tui.sources.seed import push
 def test_ctrl_c_keeps_a_consistent_store(
     redis_url: str, tmp_path: Path, presses: int
 ) -> None:
-    traces = generate(DemoShape(entries=150_000, traces=1500))
+    traces = generate(DemoShape(entries=80_000, traces=800))
     source = RedisSource(redis_url)
     push(source.client(), {t: [compact(e) for e in es] for t, es in traces.items()})
     source.close()
     db = tmp_path / "s.duckdb"
     env = {**os.environ, "LOGSYNC_LOG_FILE": str(tmp_path / "log.txt"),
            "LOGSYNC_CONFIG": str(tmp_path / "none.toml")}  # fmt: skip
-    (tmp_path / "none.toml").write_text("batch_size = 20000\n")
+    (tmp_path / "none.toml").write_text("batch_size = 10000\n")
     args = [sys.executable, "-m", "logsync_tui", "sync", "--redis-url", redis_url,
             "--db", str(db)]  # fmt: skip
     proc = subprocess.Popen(
@@ -48,10 +48,10 @@ def test_ctrl_c_keeps_a_consistent_store(
     status, inserted = con.execute("SELECT status, inserted FROM sync_runs").fetchone()
     stored = con.execute("SELECT count(*) FROM debug_logs").fetchone()[0]
     con.close()
-    assert status == "cancelled" and inserted == stored and 0 < stored < 150_000
+    assert status == "cancelled" and inserted == stored and 0 < stored < 80_000
     again = subprocess.run([*args, "--json"], env=env, capture_output=True, timeout=120)
     result = json.loads(again.stdout)
-    assert result["inserted"] == 150_000 - stored and result["duplicates"] == 0
+    assert result["inserted"] == 80_000 - stored and result["duplicates"] == 0
 
 
 def _committed(db: Path) -> bool:
