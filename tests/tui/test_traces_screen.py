@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyperclip
@@ -147,3 +148,33 @@ async def test_text_from_logs_is_shown_literally(store: Store, tmp_path: Path) -
         assert "[b]t[/b]" in plain(screen, "#trace-head")
         entries = screen.query_one("#entries", DataTable)
         assert entries.get_row_at(0)[3].plain == "[red]boom[/red]"
+
+
+def test_snapshot_traces_list(
+    snap_compare: Callable[..., bool], store: Store, tmp_path: Path
+) -> None:
+    fill(store)
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.pause(0.1)
+
+    app = make_app(store, tmp_path)
+    assert snap_compare(app, terminal_size=(150, 34), run_before=run_before)
+
+
+def test_snapshot_trace_open(
+    snap_compare: Callable[..., bool], store: Store, tmp_path: Path
+) -> None:
+    fill(store)
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("up", "up", "up", "enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+
+    app = make_app(store, tmp_path)
+    assert snap_compare(app, terminal_size=(150, 34), run_before=run_before)
