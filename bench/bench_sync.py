@@ -144,8 +144,10 @@ def report(
         f"  ratio to first {second['seconds'] / first['seconds']:.2f}  (target <= 0.2)"
     )
     print(f"stats           {stats['seconds']:8.2f} s  (target <= 5)")
-    print(f"peak RSS        sync {first['rss_mb']:.0f} MB (target <= 400), "
-          f"bare read {bare['rss_mb']:.0f} MB, stats {stats['rss_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"peak RSS        sync {first['rss_mb']:.0f} MB (target <= 400), "
+        f"bare read {bare['rss_mb']:.0f} MB, stats {stats['rss_mb']:.0f} MB"
+    )
     print(f"store file      {size_mb:8.1f} MB")
 
 

@@ -30,10 +30,14 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("where")
+    # SUPPRESS: a subcommand that is not given a flag keeps the top-level value.
+    group = parser.add_argument_group("where", argument_default=argparse.SUPPRESS)
     group.add_argument("--redis-url", help="Redis URL (redis://, rediss://, unix://)")
     group.add_argument("--worker-url", help="the logging Worker's base URL")
     group.add_argument("--db", type=Path, help="the DuckDB store file")
+    group.add_argument(
+        "--lock-wait", type=float, metavar="SECONDS", help="wait for a busy store"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +136,47 @@ def _add_export(sub: Any) -> None:
     p.set_defaults(handler=cmd_export)
 
 
+def _add_clean(sub: Any) -> None:
+    p = sub.add_parser("clean", help="remove entries from the store")
+    _common(p)
+    kind = p.add_mutually_exclusive_group(required=True)
+    kind.add_argument(
+        "--all", action="store_true", help="everything; forget watermarks"
+    )
+    kind.add_argument("--older-than", metavar="AGE", help="entries older than 7d, 12h")
+    kind.add_argument("--trace", action="append", metavar="ID")
+    kind.add_argument("--user", action="append", metavar="ID")
+    kind.add_argument("--run", type=int, metavar="RUN", help="entries RUN inserted")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_clean)
+
+
+def _add_store(sub: Any) -> None:
+    p = sub.add_parser("store", help="what the store holds; its retention limits")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--max-age", metavar="AGE", help="keep entries this young; off")
+    p.add_argument("--max-entries", metavar="N", help="keep the newest N; off")
+    p.add_argument("--max-mb", metavar="MB", help="keep the store about this size")
+    p.add_argument("--quarantine-max-age", metavar="AGE", help="quarantine limit")
+    p.add_argument("--apply", action="store_true", help="apply the limits now")
+    p.set_defaults(handler=cmd_store)
+
+
+def _add_quarantine(sub: Any) -> None:
+    p = sub.add_parser("quarantine", help="entries that could not be stored")
+    _common(p)
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--retry", action="store_true", help="ingest them again")
+    action.add_argument("--purge", action="store_true", help="delete them")
+    p.add_argument("--older-than", metavar="AGE", help="purge only older ones")
+    p.add_argument("--limit", type=int, default=100, help="entries to list")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_quarantine)
+
+
 COMMANDS: list[Callable[[Any], None]] = [
     _add_stats,
     _add_sync,
@@ -140,6 +185,9 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_import_legacy,
     _add_traces,
     _add_export,
+    _add_clean,
+    _add_store,
+    _add_quarantine,
 ]
 
 
@@ -193,6 +241,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "redis_url": getattr(args, "redis_url", None),
         "worker_url": getattr(args, "worker_url", None),
         "db": getattr(args, "db", None),
+        "lock_wait": getattr(args, "lock_wait", None),
     }
 
 
@@ -269,9 +318,7 @@ def _format_stats(stats: Any) -> str:
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync sync`: run, undo or list syncs."""
-    from logsync_tui.storage import Store
-
-    with Store.open(settings.db) as store:
+    with _open_store(settings) as store:
         if args.runs:
             return _list_runs(store, args.json)
         if args.undo is not None:
@@ -296,6 +343,7 @@ def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
         batch_entries=settings.batch_size,
         policy=settings.conflict_policy,
         cancel=cancel,
+        compact=True,
     )
     try:
         with stop_on_interrupt(cancel):
@@ -325,6 +373,8 @@ def _format_result(r: Any) -> str:
         f"{r.skipped:,} out of scope; {verdict}"
     ]
     lines += [f"  {d}" for d in r.differences]
+    if any(r.retention.values()):
+        lines.append(f"  retention removed {_by_rule(r.retention)}")
     return "\n".join(lines)
 
 
@@ -336,10 +386,12 @@ def _list_runs(store: Any, as_json: bool) -> int:
         _emit([r.__dict__ for r in runs])
         return ExitCode.OK
     for r in runs:
+        counts = f"{r.inserted:>9,} new {r.malformed:>6,} malformed"
+        if r.kind in ("clean", "retention"):
+            counts = f"{r.removed:>9,} removed".ljust(len(counts))
         print(
-            f"{r.run_id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:<7} "
-            f"{r.status:<11} {r.inserted:>9,} new {r.malformed:>6,} malformed  "
-            f"{json.dumps(r.scope)}"
+            f"{r.run_id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:<9} "
+            f"{r.status:<11} {counts}  {json.dumps(r.scope)}"
         )
     return ExitCode.OK
 
@@ -532,4 +584,283 @@ def _export_copy(con: Any, spec: Any) -> int:
             title="clipboard",
         )
     _say(f"{report.summary()}; copied to the clipboard ({outcome.mechanism})")
+
+
+def _open_store(settings: Settings, *, read_only: bool = False) -> Any:
+    """The store, waiting `lock_wait` seconds if another process holds it."""
+    from logsync_tui.storage import Store
+
+    return Store.open(
+        settings.db, read_only=read_only, wait=settings.lock_wait, on_wait=_say
+    )
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; refuse (exit 2) when nobody can answer."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question}; pass --yes to confirm (stdin is not a terminal)")
+    sys.stderr.write(f"logsync: {question}. Proceed? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise LogsyncError("nothing was removed", title="cancelled")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _by_rule(removed: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} by {rule}" for rule, n in removed.items() if n)
+
+
+def _compacted(pair: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if pair is None else {"before": pair[0], "after": pair[1]}
+
+
+def cmd_clean(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync clean`: remove entries, after saying how many."""
+    from logsync_tui.storage.retention import (
+        clean,
+        compact_if_worthwhile,
+        plan_clean,
+    )
+
+    request = _clean_request(args)
+    with _open_store(settings) as store:
+        con = store.cursor()
+        plan = plan_clean(con, request)
+        if plan.entries or plan.quarantined or plan.watermarks:
+            _confirm(
+                f"clean {_clean_text(request)} removes {_plan_text(plan)}", args.yes
+            )
+            counts = clean(con, request)
+            compacted = compact_if_worthwhile(store, counts.entries)
+        else:
+            counts, compacted = plan, None
+    data = {**counts.__dict__, "compacted": _compacted(compacted)}
+    if args.json:
+        _emit(data)
+        return ExitCode.OK
+    text = f"removed {_plan_text(counts, done=True)}"
+    if compacted is not None:
+        text += f"; file {_size(compacted[0])} -> {_size(compacted[1])}"
+    print(text)
+    return ExitCode.OK
+
+
+def _clean_request(args: argparse.Namespace) -> Any:
+    from logsync_tui.storage.retention import CleanRequest
+    from logsync_tui.timeparse import now_ms, parse_age
+
+    if args.all:
+        return CleanRequest("all")
+    if args.older_than:
+        return CleanRequest("older", before_ms=now_ms() - parse_age(args.older_than))
+    if args.trace:
+        return CleanRequest("trace", traces=tuple(args.trace))
+    if args.user:
+        return CleanRequest("user", users=tuple(args.user))
+    return CleanRequest("run", run_id=args.run)
+
+
+def _clean_text(request: Any) -> str:
+    from logsync_tui.timeparse import iso_ms
+
+    if request.kind == "all":
+        return "--all"
+    if request.kind == "older":
+        return f"of entries before {iso_ms(request.before_ms)}"
+    if request.kind == "run":
+        return f"of run {request.run_id}"
+    names = request.traces or request.users
+    return f"of {request.kind} {', '.join(names)}"
+
+
+def _plan_text(counts: Any, done: bool = False) -> str:
+    text = f"{counts.entries:,} entries"
+    if counts.quarantined:
+        text += f", {counts.quarantined:,} quarantined entries"
+    if counts.watermarks:
+        verb = "forgot" if done else "forgets"
+        text += f" and {verb} {counts.watermarks:,} watermarks"
+    return text
+
+
+def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync store`: storage usage, and the retention limits."""
+    from logsync_tui.storage.retention import apply_retention, load_policy
+
+    changes = _policy_changes(args)
+    writing = bool(changes) or args.apply
+    with _open_store(settings, read_only=not writing) as store:
+        applied = None
+        if changes:
+            _save_changes(store.cursor(), changes)
+        if args.apply:
+            applied = apply_retention(store, compact=True)
+        con = store.cursor()
+        report = _store_report(con, store.path, load_policy(con))
+    if applied is not None:
+        report["applied"] = {
+            "removed_by_rule": applied.removed_by_rule,
+            "compacted": _compacted(applied.compacted),
+        }
+    if args.json:
+        _emit(report)
+    else:
+        print(_format_store(report))
+    return ExitCode.OK
+
+
+def _policy_changes(args: argparse.Namespace) -> dict[str, Any]:
+    from logsync_tui.timeparse import parse_age
+
+    def parse(text: str, convert: Callable[[str], Any]) -> Any:
+        if text.strip().lower() in ("off", "none"):
+            return None
+        try:
+            value = convert(text)
+        except ValueError as exc:
+            raise UsageError(f"{text!r} is not a number") from exc
+        if value <= 0:
+            raise UsageError(f"{text!r}: a limit must be above 0 (or off)")
+        return value
+
+    given: dict[str, tuple[str | None, Callable[[str], Any]]] = {
+        "max_age_ms": (args.max_age, parse_age),
+        "max_entries": (args.max_entries, int),
+        "max_mb": (args.max_mb, float),
+        "quarantine_max_age_ms": (args.quarantine_max_age, parse_age),
+    }
+    return {k: parse(t, f) for k, (t, f) in given.items() if t is not None}
+
+
+def _save_changes(con: Any, changes: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from logsync_tui.storage.retention import load_policy, save_policy
+
+    save_policy(con, replace(load_policy(con), **changes))
+
+
+def _store_report(con: Any, path: Path, policy: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from logsync_tui.storage.retention import storage_usage
+    from logsync_tui.storage.summary import store_summary
+
+    summary = store_summary(con, path)
+    usage = storage_usage(con, path)
+    return {
+        **asdict(summary),
+        "live_bytes": usage.live_bytes,
+        "tables": usage.tables,
+        "retention": asdict(policy),
+    }
+
+
+def _format_store(r: dict[str, Any]) -> str:
+    from logsync_tui.timeparse import iso_ms
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "none"
+
+    lines = [
+        f"file        {r['path']}  {_size(r['file_bytes'])} "
+        f"({_size(r['live_bytes'])} in use)",
+        f"entries     {r['entries']:,} in {r['traces']:,} traces, {r['users']:,} users",
+        f"range       {iso_ms(r['oldest_ms']) or '-'} .. "
+        f"{iso_ms(r['newest_ms']) or '-'}",
+        f"systems     {counts(r['by_system'])}",
+        f"levels      {counts(r['by_level'])}",
+        f"quarantine  {r['quarantined']:,} entries",
+        f"tables      {counts(r['tables'])}",
+        f"retention   {_format_policy(r['retention'])}",
+    ]
+    if "applied" in r:
+        removed = _by_rule(r["applied"]["removed_by_rule"]) or "nothing"
+        lines.append(f"applied     removed {removed}")
+    return "\n".join(lines)
+
+
+def _format_policy(p: dict[str, Any]) -> str:
+    from logsync_tui.timeparse import format_age
+
+    parts = []
+    if p["max_age_ms"] is not None:
+        parts.append(f"max age {format_age(p['max_age_ms'])}")
+    if p["max_entries"] is not None:
+        parts.append(f"max entries {p['max_entries']:,}")
+    if p["max_mb"] is not None:
+        parts.append(f"max size {p['max_mb']:g} MB")
+    if p["quarantine_max_age_ms"] is not None:
+        parts.append(f"quarantine max age {format_age(p['quarantine_max_age_ms'])}")
+    return ", ".join(parts) or "none (keeps everything)"
+
+
+def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync quarantine`: list, retry or purge quarantined entries."""
+    if args.older_than and not args.purge:
+        raise UsageError("--older-than goes with --purge")
+    if args.retry:
+        return _retry(settings, args.json)
+    if args.purge:
+        return _purge(settings, args)
+    from logsync_tui.storage.quarantine import count_quarantine, list_quarantine
+
+    with _open_store(settings, read_only=True) as store:
+        con = store.cursor()
+        total = count_quarantine(con)
+        entries = list_quarantine(con, limit=max(args.limit, 0))
+    if args.json:
+        _emit({"total": total, "entries": [e.__dict__ for e in entries]})
+        return ExitCode.OK
+    for e in entries:
+        index = "" if e.source_index is None else e.source_index
+        raw = json.dumps(e.raw_data, ensure_ascii=False)[1:-1]
+        print(f"{e.source_key}[{index}]  {e.reason}  run {e.sync_run_id}  {raw[:80]}")
+    _say(f"{len(entries):,} of {total:,} quarantined entries shown")
+    return ExitCode.OK
+
+
+def _retry(settings: Settings, as_json: bool) -> int:
+    from logsync_tui.storage.quarantine import retry_quarantine
+
+    with _open_store(settings) as store:
+        result = retry_quarantine(store.cursor(), settings.conflict_policy)
+    if as_json:
+        _emit(result.__dict__)
+    else:
+        print(
+            f"run {result.run_id}: retried {result.tried:,}, moved {result.moved:,} "
+            f"({result.inserted:,} new, {result.duplicates:,} already present, "
+            f"{result.conflicts:,} conflicts), "
+            f"{result.still_quarantined:,} still quarantined"
+        )
+    return ExitCode.OK
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    from logsync_tui.storage.quarantine import count_quarantine, purge_quarantine
+    from logsync_tui.timeparse import now_ms, parse_age
+
+    before = now_ms() - parse_age(args.older_than) if args.older_than else None
+    with _open_store(settings) as store:
+        con = store.cursor()
+        planned = count_quarantine(con, before)
+        purged = 0
+        if planned:
+            _confirm(f"purge removes {planned:,} quarantined entries", args.yes)
+            purged = purge_quarantine(con, before)
+    if args.json:
+        _emit({"purged": purged})
+    else:
+        print(f"purged {purged:,} quarantined entries")
     return ExitCode.OK

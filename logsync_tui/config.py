@@ -43,6 +43,8 @@ class Settings:
     conflict_policy: str = "keep"
     export_dir: Path | None = None
     refresh_seconds: float = 30.0
+    lock_wait: float = 10.0
+    """Seconds to wait for a store file another process holds."""
 
 
 _ENV_KEYS: dict[str, tuple[str, ...]] = {
@@ -50,6 +52,7 @@ _ENV_KEYS: dict[str, tuple[str, ...]] = {
     "worker_url": WORKER_ENV,
     "worker_token": ("LOGSYNC_WORKER_TOKEN",),
     "db": ("LOGSYNC_DB",),
+    "lock_wait": ("LOGSYNC_LOCK_WAIT",),
 }
 
 
@@ -97,6 +100,8 @@ def _build(values: dict[str, Any]) -> Settings:
         check_worker_url(str(out["worker_url"]))
     if out.get("conflict_policy", "keep") not in ("keep", "take"):
         raise ConfigError("conflict_policy must be 'keep' or 'take'")
+    if "lock_wait" in out:
+        out["lock_wait"] = _seconds("lock_wait", out["lock_wait"])
     for name in ("batch_size",):
         if name in out and (not isinstance(out[name], int) or out[name] < 1):
             raise ConfigError(f"{name} must be a positive whole number")
@@ -104,6 +109,16 @@ def _build(values: dict[str, Any]) -> Settings:
     if isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh < 0:
         raise ConfigError("refresh_seconds must be a number of seconds, 0 or more")
     return Settings(**out)
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ConfigError(f"{name} must be a number of seconds, 0 or more")
+    return seconds
 
 
 def check_redis_url(url: str) -> None:

@@ -60,9 +60,14 @@ class StoreError(LogsyncError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the write lock on the store."""
+    """Another process holds the lock on the store file."""
 
     title = "store locked"
+    pid: int | None = None
+    """The holder's process id, when DuckDB names it."""
+    holder: str = "another process"
+    readers_only: bool = False
+    """True when the holders only read, so a read-only open would succeed."""
 
 
 class SyncCancelled(LogsyncError):

@@ -30,6 +30,7 @@ from logsync_tui.sources.base import (
 from logsync_tui.storage import Store
 from logsync_tui.storage import runs as run_store
 from logsync_tui.storage.ingest import BatchCounts, Scope, ingest_batch
+from logsync_tui.storage.retention import apply_retention
 from logsync_tui.storage.state import load_watermarks
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class SyncResult:
     differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    retention: dict[str, int] = field(default_factory=dict)
+    """What the retention pass after the run removed, by rule."""
 
     def as_json(self) -> dict[str, Any]:
         """The result as a JSON-ready dict."""
@@ -118,6 +121,9 @@ class SyncOptions:
     policy: str = "keep"
     progress: ProgressCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    compact: bool = False
+    """Rewrite the file after large retention deletions (no other thread
+    may use the store meanwhile)."""
 
 
 def run_sync(
@@ -146,6 +152,7 @@ def run_sync(
     result.status = "ok"
     run_store.finish_run(con, run_id, "ok", verified=result.verified)
     log.info("run %d done: %s", run_id, result.as_json())
+    _retain(store, result, opts.compact)
     return result
 
 
@@ -225,6 +232,16 @@ def _invalid_utf8_warnings(pieces: list[KeyPiece], positions: list[int]) -> list
         log.warning(message)
         out.append(message)
     return out
+
+
+def _retain(store: Store, result: SyncResult, compact: bool) -> None:
+    """Apply the retention limits after a run; a failure is only a warning."""
+    try:
+        applied = apply_retention(store, compact=compact)
+    except LogsyncError as exc:
+        result.warnings.append(f"retention not applied: {exc.one_line()}")
+        return
+    result.retention = applied.removed_by_rule
 
 
 class _Engine:

@@ -49,3 +49,12 @@ def iso_ms(ms: int | None) -> str:
         return ""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def format_age(ms: int) -> str:
+    """Milliseconds as a duration in the largest whole unit: `14d`, `90m`."""
+    for unit in ("d", "h", "m", "s"):
+        size = _UNIT_MS[unit]
+        if ms >= size and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms / 1000:g}s"

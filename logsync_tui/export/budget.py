@@ -8,6 +8,8 @@ fit). What is dropped is marked in its trace and summed up in the header.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from logsync_tui.export.spec import ExportReport, ExportSpec, estimate_tokens
 from logsync_tui.export.text_out import Block, Timeline, block_lines, render_markdown
 from logsync_tui.redact import Redactor
@@ -15,8 +17,9 @@ from logsync_tui.redact import Redactor
 NEIGHBOURS = 2
 """Entries kept on each side of an error or warning."""
 GAP_TOKENS = 30
-"""Room kept for the line that marks a gap (each kept block may open one)."""
+"""Room kept for each line that marks a gap."""
 _MAX_ROUNDS = 50
+_REFILL_ROUNDS = 3
 
 
 def fit_budget(
@@ -24,21 +27,56 @@ def fit_budget(
 ) -> tuple[str, ExportReport]:
     """The markdown export cut down to `spec.max_tokens` (errors always kept)."""
     budget = spec.max_tokens
-    text, report = render_markdown(spec, timelines, None, now_ms)
-    if budget is None or report.tokens_estimate <= budget:
-        return text, report
+    if budget is None:
+        return render_markdown(spec, timelines, None, now_ms)
     _measure(timelines, Redactor(spec.redact))
-    errors, anchored, rest = priority(timelines)
     skeleton, _ = render_markdown(spec, timelines, set(), now_ms)
-    fixed = estimate_tokens(skeleton) + sum(b.tokens + GAP_TOKENS for b in errors)
-    kept = _choose(budget, fixed, anchored + rest)
+    blocks = [b for tl in timelines for b in tl.blocks]
+    if estimate_tokens(skeleton) + sum(b.tokens for b in blocks) <= budget:
+        text, report = render_markdown(spec, timelines, None, now_ms)
+        if report.tokens_estimate <= budget:
+            return text, report
+    errors, anchored, rest = priority(timelines)
+
+    def render(shown: set[int]) -> tuple[str, ExportReport]:
+        return render_markdown(spec, timelines, shown, now_ms)
+
+    gaps = _Gaps(timelines, [])
+    fixed = estimate_tokens(skeleton)
+    for block in errors:
+        fixed += block.tokens + gaps.delta(block) * GAP_TOKENS
+        gaps.show(block)
+    kept = _choose(budget, fixed, anchored + rest, gaps)
     for _ in range(_MAX_ROUNDS):
         shown = {id(b) for b in errors + kept}
-        text, report = render_markdown(spec, timelines, shown, now_ms)
+        text, report = render(shown)
         if report.tokens_estimate <= budget or not kept:
-            return text, report
+            gaps = _Gaps(timelines, errors + kept)
+            return _refill(budget, render, (text, report), gaps, anchored + rest)
         kept = _drop(kept, report.tokens_estimate - budget)
     return text, report
+
+
+def _refill(
+    budget: int,
+    render: Callable[[set[int]], tuple[str, ExportReport]],
+    fitted: tuple[str, ExportReport],
+    gaps: _Gaps,
+    order: list[Block],
+) -> tuple[str, ExportReport]:
+    """Use what the estimates left unused, while the result still fits."""
+    for _ in range(_REFILL_ROUNDS):
+        used = fitted[1].tokens_estimate
+        if used > budget or budget - used < GAP_TOKENS:
+            return fitted
+        extra = _choose(budget, used, [b for b in order if id(b) in gaps.hidden], gaps)
+        if not extra:
+            return fitted
+        trial = render(set(gaps.where) - gaps.hidden)
+        if trial[1].tokens_estimate > budget:
+            return fitted
+        fitted = trial
+    return fitted
 
 
 def _measure(timelines: list[Timeline], red: Redactor) -> None:
@@ -77,14 +115,41 @@ def priority(
     return errors, warns + near, rest
 
 
-def _choose(budget: int, fixed: int, optional: list[Block]) -> list[Block]:
+class _Gaps:
+    """Which blocks are hidden, and how many gap lines that makes."""
+
+    def __init__(self, timelines: list[Timeline], shown: list[Block]) -> None:
+        self.where = {id(b): tl.blocks for tl in timelines for b in tl.blocks}
+        self.index = {id(b): i for tl in timelines for i, b in enumerate(tl.blocks)}
+        self.hidden = set(self.where) - {id(b) for b in shown}
+
+    def delta(self, block: Block) -> int:
+        """How the number of gaps changes when `block` is shown."""
+        blocks, i = self.where[id(block)], self.index[id(block)]
+        left = i > 0 and id(blocks[i - 1]) in self.hidden
+        right = i + 1 < len(blocks) and id(blocks[i + 1]) in self.hidden
+        return 1 if left and right else (0 if left or right else -1)
+
+    def show(self, block: Block) -> None:
+        """Mark `block` shown."""
+        self.hidden.discard(id(block))
+
+
+def _choose(
+    budget: int,
+    fixed: int,
+    optional: list[Block],
+    gaps: _Gaps,
+) -> list[Block]:
     """Optional blocks that fit, in priority order; one too big is skipped."""
     used = fixed
     kept: list[Block] = []
     for block in optional:
-        if used + block.tokens + GAP_TOKENS <= budget:
+        cost = block.tokens + gaps.delta(block) * GAP_TOKENS
+        if used + cost <= budget:
             kept.append(block)
-            used += block.tokens + GAP_TOKENS
+            gaps.show(block)
+            used += cost
     return kept
 
 

@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from logsync_tui.redact import Redactor
 from logsync_tui.storage.export_queries import ISO_US_FORMAT, LINE_FIELDS
 from logsync_tui.storage.queries import LogRow
@@ -44,6 +47,14 @@ class Sink:
         self.flush()
         self._out.write(data)
         self.bytes += len(data)
+
+    def write_encoded(self, data: bytes | memoryview, chars: int) -> None:
+        """Write text already encoded as UTF-8 (`chars` characters long)."""
+        self.flush()
+        self._out.write(data)
+        self.chars += chars
+        self.bytes += len(data)
+        self.text_bytes += len(data)
 
     def flush(self) -> None:
         """Send everything queued to the stream."""
@@ -119,8 +130,8 @@ def entry_json(row: LogRow, red: Redactor) -> dict[str, Any]:
 
 
 def json_line(row: LogRow, red: Redactor) -> str:
-    """One entry as the compact JSON line DuckDB would build, redacted."""
-    return compact_json(entry_json(row, red))
+    """One entry as the JSON line (newline included) DuckDB builds, redacted."""
+    return compact_json(entry_json(row, red)) + "\n"
 
 
 def row_at(table: Any, index: int) -> LogRow:
@@ -140,3 +151,37 @@ def finished_lines(
                 if line is None:
                     lines[i] = make_line(row_at(table, i))
         yield lines, table.column("trace_id").to_pylist()
+
+
+def write_lines(
+    sink: Sink, tables: Iterable[Any], make_line: Callable[[LogRow], str]
+) -> int:
+    """Write every line of `tables` in order; returns how many.
+
+    Runs of lines DuckDB finished go out as the Arrow buffer's bytes, never
+    becoming Python strings; `make_line` fills the NULL ones.
+    """
+    count = 0
+    for table in tables:
+        column = table.column("line").combine_chunks()
+        start = 0
+        if column.null_count:
+            for i in pc.indices_nonzero(pc.is_null(column)).to_pylist():
+                _write_array(sink, column.slice(start, i - start))
+                sink.write(make_line(row_at(table, i)))
+                start = i + 1
+        _write_array(sink, column.slice(start))
+        count += len(column)
+    return count
+
+
+def _write_array(sink: Sink, array: Any) -> None:
+    if not len(array):
+        return
+    if array.type != pa.string():
+        sink.write("".join(array.to_pylist()))
+        return
+    offsets = memoryview(array.buffers()[1]).cast("i")
+    first, last = offsets[array.offset], offsets[array.offset + len(array)]
+    chars = pc.sum(pc.utf8_length(array)).as_py()
+    sink.write_encoded(memoryview(array.buffers()[2])[first:last], chars)

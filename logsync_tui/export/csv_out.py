@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from logsync_tui.export.common import Sink, context_text, finished_lines
+from logsync_tui.export.common import Sink, context_text, write_lines
 from logsync_tui.export.spec import ExportReport, ExportSpec
 from logsync_tui.redact import TRIGGER_PATTERN, Redactor
 from logsync_tui.storage.export_queries import (
@@ -83,8 +83,6 @@ def write_csv(
         csv_line_sql(guard),
         trigger=TRIGGER_PATTERN if spec.redact else None,
     )
-    for lines, _ in finished_lines(tables, lambda row: csv_line(row, red, guard)):
-        sink.write("".join(lines))
-        report.entries += len(lines)
+    report.entries = write_lines(sink, tables, lambda row: csv_line(row, red, guard))
     report.traces = scope_counts(con, flt).traces
     report.redacted = dict(red.counts)

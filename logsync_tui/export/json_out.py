@@ -11,7 +11,13 @@ from typing import Any
 import duckdb
 
 from logsync_tui import __version__
-from logsync_tui.export.common import Sink, compact_json, finished_lines, json_line
+from logsync_tui.export.common import (
+    Sink,
+    compact_json,
+    finished_lines,
+    json_line,
+    write_lines,
+)
 from logsync_tui.export.spec import ExportReport, ExportSpec
 from logsync_tui.redact import TRIGGER_PATTERN, Redactor
 from logsync_tui.storage.export_queries import (
@@ -104,7 +110,7 @@ def write_json(
                 current = trace_id
             else:
                 sink.write(",")
-            sink.write("\n      " + line)
+            sink.write("\n      " + line[:-1])
         report.entries += len(lines)
     if current is not None:
         sink.write("\n    ]}\n  ")
@@ -144,8 +150,6 @@ def write_jsonl(
     counts = scope_counts(con, flt)
     sink.write(compact_json({"export": header_json(spec, counts, now_ms)}) + "\n")
     tables = line_batches(con, flt, json_line_sql(), trigger=_trigger(spec))
-    for lines, _ in finished_lines(tables, lambda row: json_line(row, red)):
-        sink.write("\n".join(lines) + "\n")
-        report.entries += len(lines)
+    report.entries = write_lines(sink, tables, lambda row: json_line(row, red))
     report.traces = counts.traces
     report.redacted = dict(red.counts)

@@ -78,6 +78,13 @@ def clean(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 trace`, `2 traces`, `3 entries`."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1]}ies" if noun.endswith("y") else f"{n} {noun}s"
+
+
 def fenced(text: str, indent: str = "  ") -> list[str]:
     """`text` in a fenced code block longer than any backtick run inside it."""
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
@@ -225,7 +232,7 @@ def header_lines(
         "",
         f"- Command: {inline_code(spec.command())}",
         f"- Generated: {iso_ms(now_ms)} by logsync {__version__}",
-        f"- Scope: {len(timelines)} traces, {entries} entries",
+        f"- Scope: {plural(len(timelines), 'trace')}, {plural(entries, 'entry')}",
     ]
     if timelines:
         start = min(t.summary.start_ms for t in timelines)

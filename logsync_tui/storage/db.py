@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from logsync_tui.errors import StoreError, StoreLockedError
+from logsync_tui.redact import redact_text
+
+try:
+    import fcntl
+except ImportError:  # Windows: no open guard, see `_guard`.
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +137,27 @@ def _v1(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_ADOPT_V0)
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1)]
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Entries removed by a `clean` or `retention` run."""
+    con.execute("ALTER TABLE sync_runs ADD COLUMN removed BIGINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1), (2, _v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 MEMORY_LIMIT = "256MB"
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_READ_ONLY_POSSIBLE = "read-only mode"
+WaitCallback = Callable[[str], None]
 
 
 class Store:
-    """One open DuckDB store file. Each thread takes its own `cursor()`."""
+    """One open DuckDB store file. Each thread takes its own `cursor()`.
+
+    DuckDB lets one process write a file, or several processes read it, never
+    both: a read-only open fails too while a writer holds the file. `open`
+    therefore waits up to `wait` seconds for the lock before it gives up.
+    """
 
     def __init__(
         self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool
@@ -146,14 +168,31 @@ class Store:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path | str, *, read_only: bool = False) -> Store:
-        """Open (creating and migrating when writable) the store at `path`."""
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        wait: float = 0.0,
+        on_wait: WaitCallback | None = None,
+        fallback_read_only: bool = False,
+    ) -> Store:
+        """Open (creating and migrating when writable) the store at `path`.
+
+        Args:
+            wait: seconds to keep retrying while another process holds the
+                file; `on_wait` is told once, with who holds it.
+            fallback_read_only: when other processes only read the file, open
+                it read-only instead of waiting for them to finish.
+        """
         target = Path(path)
         if not read_only:
             target.parent.mkdir(parents=True, exist_ok=True)
         elif not target.exists():
             raise StoreError(f"no store at {target}: run `logsync sync` first")
-        con = _connect(target, read_only)
+        con, read_only = _connect_waiting(
+            target, read_only, wait, on_wait, fallback_read_only
+        )
         store = cls(target, con, read_only)
         try:
             store._migrate()
@@ -164,7 +203,8 @@ class Store:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of this store for the calling thread."""
-        cur = self._con.cursor()
+        with self._lock:
+            cur = self._con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
 
@@ -172,6 +212,36 @@ class Store:
         """Close the file; cursors taken from it stop working."""
         with self._lock:
             self._con.close()
+
+    @property
+    def can_compact(self) -> bool:
+        """True when `compact` can swap the file here (writable, POSIX)."""
+        return not self.read_only and fcntl is not None
+
+    def compact(self) -> tuple[int, int]:
+        """Rewrite the file without its free blocks: (bytes before, bytes after).
+
+        DuckDB reuses freed blocks but never gives them back to the disk, so
+        the live data is copied into a fresh file that atomically replaces
+        this one. Cursors taken before stop working: take new ones.
+        """
+        if not self.can_compact:
+            raise StoreError(f"{self.path} cannot be compacted from here")
+        with self._lock:
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot compact {self.path} now: {exc}") from exc
+            before = file_size(self.path)
+            fresh = self.path.with_name(f".{self.path.name}.compact")
+            _copy_database(self._con, fresh)
+            with _guard(self.path):
+                os.replace(fresh, self.path)
+                self._con.close()
+                self._con = _reconnect(self.path)
+        after = file_size(self.path)
+        log.info("store %s compacted: %d -> %d bytes", self.path, before, after)
+        return before, after
 
     def __enter__(self) -> Store:
         return self
@@ -196,7 +266,7 @@ class Store:
         if self.read_only:
             raise StoreError(
                 f"{self.path} needs an upgrade to schema {SCHEMA_VERSION}: "
-                "open it once without read-only"
+                "run a command that writes, such as `logsync sync`, once"
             )
         for number, migration in pending:
             self._apply(number, migration)
@@ -223,34 +293,109 @@ class Store:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute(
+    found = first_row(
+        con,
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_name = ? AND table_schema = 'main'",
         [name],
-    ).fetchone()
+    )
     return bool(found and found[0])
+
+
+def first_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: object = None
+) -> tuple[Any, ...] | None:
+    """The first row of a statement, reading its whole result.
+
+    A result left half-read keeps its transaction open, and an open
+    transaction makes every later CHECKPOINT of the file fail.
+    """
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, or 0 when the file has none."""
     if not _has_table(con, "schema_version"):
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    row = first_row(con, "SELECT max(version) FROM schema_version")
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def file_size(path: Path) -> int:
+    """Bytes on disk of a store file and its write-ahead log."""
+    total = 0
+    for part in (path, Path(f"{path}.wal")):
+        with contextlib.suppress(OSError):
+            total += part.stat().st_size
+    return total
+
+
+def _copy_database(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
+    """Copy every table, sequence and index of the open store into `fresh`."""
+    for part in (fresh, Path(f"{fresh}.wal")):
+        part.unlink(missing_ok=True)
+    row = first_row(con, "SELECT current_database()")
+    assert row is not None
+    name = '"' + str(row[0]).replace('"', '""') + '"'
+    target = str(fresh).replace("'", "''")
+    con.execute(f"ATTACH '{target}' AS ls_fresh")
+    try:
+        con.execute(f"COPY FROM DATABASE {name} TO ls_fresh")
+    except duckdb.Error as exc:
+        con.execute("DETACH ls_fresh")
+        fresh.unlink(missing_ok=True)
+        raise StoreError(f"compaction failed, store unchanged: {exc}") from exc
+    con.execute("DETACH ls_fresh")
+
+
+def _reconnect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the swapped-in file; the caller holds the open guard."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise _locked_error(path, str(exc)) from exc
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _connect_waiting(
+    path: Path,
+    read_only: bool,
+    wait: float,
+    on_wait: WaitCallback | None,
+    fallback_read_only: bool,
+) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """Connect, retrying while the file is locked, for at most `wait` seconds."""
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            return _connect(path, read_only), read_only
+        except StoreLockedError as exc:
+            if fallback_read_only and not read_only and exc.readers_only:
+                log.info("%s is being read by %s: opening read-only", path, exc.holder)
+                read_only = True
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if wait > 0:
+                    exc.cause += f" (waited {wait:g}s)"
+                raise
+            if on_wait is not None and not told:
+                on_wait(f"waiting up to {wait:g}s: {exc.cause}")
+                told = True
+            time.sleep(min(0.1, left))
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        with _guard(path):
+            con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
-            pid = _LOCK_PID.search(text)
-            holder = f"process {pid.group(1)}" if pid else "another process"
-            raise StoreLockedError(
-                f"{path} is in use by {holder} (another logsync?); "
-                "wait for it to finish or close it"
-            ) from exc
+            raise _locked_error(path, text) from exc
         raise StoreError(f"cannot open {path}: {text.splitlines()[0]}") from exc
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
@@ -259,3 +404,60 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     # DuckDB would cache up to 80% of RAM; past this it spills to <file>.tmp.
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     return con
+
+
+def _locked_error(path: Path, text: str) -> StoreLockedError:
+    found = _LOCK_PID.search(text)
+    pid = int(found.group(1)) if found else None
+    holder = "another process"
+    if pid is not None:
+        holder = f"process {pid}"
+        command = describe_process(pid)
+        if command:
+            holder += f" ({command})"
+    error = StoreLockedError(
+        f"{path} is in use by {holder}; wait for it to finish or close it"
+    )
+    error.pid = pid
+    error.holder = holder
+    error.readers_only = _READ_ONLY_POSSIBLE in text
+    return error
+
+
+def describe_process(pid: int) -> str:
+    """A short, redacted command line of a process (`logsync sync`), if known."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    args = [a for a in raw.decode("utf-8", "replace").split("\0") if a]
+    while args and os.path.basename(args[0]).startswith("python"):
+        args = args[1:]
+    if args and args[0] == "-m":
+        args = args[1:]
+    if not args:
+        return ""
+    words = [os.path.basename(args[0]), *args[1:2]]
+    return redact_text(" ".join(words))[:60]
+
+
+@contextlib.contextmanager
+def _guard(path: Path) -> Iterator[None]:
+    """Serialise logsync's own opens and file swaps of one store.
+
+    Held only for the moment of a connect or of a compaction's swap, so that
+    no logsync opens the old file while a compaction replaces it. Where
+    `fcntl` is missing (Windows) or the lock file cannot be made, opens go
+    unguarded and `Store.compact` is not used.
+    """
+    handle = None
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            handle = open(f"{path}.lock", "a+b")  # noqa: SIM115
+    try:
+        if handle is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        if handle is not None:
+            handle.close()

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import duckdb
 
 from logsync_tui.storage.ingest import LEVELS, SYSTEMS
-from logsync_tui.storage.queries import ROW_COLUMNS, LogFilter, LogRow, where_clause
+from logsync_tui.storage.queries import (
+    ROW_COLUMNS,
+    LogFilter,
+    LogRow,
+    where_clause,
+)
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ _QUOTE_NEVER = ("system", "level", "timestamp", "time")
 _FORMULA = "('=', '+', '-', '@', chr(9), chr(13))"
 _SPECIALS = ("chr(34)", "','", "chr(10)", "chr(13)")
 
+_ALWAYS = ("id", "trace_id", "timestamp")
 LineSql = tuple[str, str]
 """(cell projections or "", line expression) for one export format."""
 
@@ -234,57 +241,65 @@ def _csv_quoted(column: str) -> str:
 
 
 def csv_line_sql(neutralise: bool) -> LineSql:
-    """One RFC 4180 CSV record (CRLF-ended); each cell is computed once."""
+    """One RFC 4180 CSV record (CRLF-ended); each cell is computed once.
+
+    One concat() call builds the line: chained `||` copies it once per part.
+    """
     cells = ", ".join(_csv_value(c, neutralise) for c in CSV_COLUMNS)
-    record = " || ',' || ".join(_csv_quoted(c) for c in CSV_COLUMNS)
-    return cells, f"({record} || chr(13) || chr(10))"
-
-
-def _json_opt(key: str, column: str, value: str) -> str:
-    return f"""(CASE WHEN {column} IS NULL THEN '' ELSE ',"{key}":' || {value} END)"""
+    record = ", ',', ".join(_csv_quoted(c) for c in CSV_COLUMNS)
+    return cells, f"concat({record}, chr(13), chr(10))"
 
 
 def json_line_sql() -> LineSql:
-    """One entry as compact JSON, absent optional fields left out."""
+    """One entry as compact JSON and a newline, absent optional fields left out.
+
+    concat() skips NULL arguments: that is how an absent field is left out.
+    """
     context = (
         "CASE WHEN json_valid(context) THEN context "
         "ELSE CAST(to_json(context) AS VARCHAR) END"
     )
-    synced = (
-        f"""coalesce('"' || strftime(synced_at, '{ISO_US_FORMAT}') || '"', 'null')"""
-    )
+    synced = f"strftime(synced_at, '{ISO_US_FORMAT}')"
     parts = [
-        """'{"id":' || to_json(id)""",
-        """',"trace_id":' || to_json(trace_id)""",
-        _json_opt("user_id", "user_id", "to_json(user_id)"),
-        """',"system":' || to_json(system) || ',"level":' || to_json(level)""",
-        """',"message":' || to_json(message)""",
-        """',"timestamp":' || CAST(timestamp AS VARCHAR)""",
-        f"""',"time":"' || {ISO_MS_SQL} || '"'""",
-        _json_opt("context", "context", context),
-        _json_opt("stack", "stack", "to_json(stack)"),
-        f"""',"synced_at":' || {synced}""",
-        """',"sync_run_id":' || coalesce(CAST(sync_run_id AS VARCHAR), 'null')""",
-        "'}'",
-    ]
-    return "", "(" + " || ".join(parts) + ")"
+        """'{"id":'""", "to_json(id)",
+        """',"trace_id":'""", "to_json(trace_id)",
+        """',"user_id":' || to_json(user_id)""",
+        """',"system":'""", "to_json(system)",
+        """',"level":'""", "to_json(level)",
+        """',"message":'""", "to_json(message)",
+        """',"timestamp":'""", "CAST(timestamp AS VARCHAR)",
+        """',"time":"'""", ISO_MS_SQL,
+        """'"'""",
+        f"""',"context":' || ({context})""",
+        """',"stack":' || to_json(stack)""",
+        """',"synced_at":'""", f"""coalesce('"' || {synced} || '"', 'null')""",
+        """',"sync_run_id":'""", "coalesce(CAST(sync_run_id AS VARCHAR), 'null')",
+        "'}'", "chr(10)",
+    ]  # fmt: skip
+    return "", f"concat({', '.join(parts)})"
 
 
-def _rows_sql(where: str, tail: str, trigger: str | None, by_trace: bool) -> str:
-    flagged = "false"
-    if trigger is not None:
-        text = "concat_ws(chr(10), message, user_id, context, stack)"
-        flagged = f"regexp_matches({text}, $trigger)"
-    extra = ", min(timestamp) OVER (PARTITION BY trace_id) AS t0" if by_trace else ""
+def _flagged_sql(trigger: str | None) -> str:
+    if trigger is None:
+        return "false"
     return (
-        f"SELECT {', '.join(LINE_FIELDS)}, {flagged} AS flagged{extra} "
-        f"FROM debug_logs WHERE {where} {tail}"
+        "regexp_matches(concat_ws(chr(10), message, user_id, context, stack), $trigger)"
     )
 
 
-def _lines_sql(line: LineSql, rows: str, order: str) -> str:
+def _lines_sql(
+    line: LineSql, where: str, trigger: str | None, order: str, extra: str = ""
+) -> str:
     cells, expr = line
-    fields = ", ".join(LINE_FIELDS)
+    # Only flagged rows need their fields back (Python formats those).
+    fields = ", ".join(
+        f if f in _ALWAYS else f"CASE WHEN flagged THEN {f} END AS {f}"
+        for f in LINE_FIELDS
+    )
+    rows = (
+        f"SELECT *, {_flagged_sql(trigger)} AS flagged{extra} "
+        f"FROM debug_logs WHERE {where}"
+    )
     if cells:
         rows = f"SELECT *, {cells} FROM ({rows})"
     return (
@@ -293,37 +308,63 @@ def _lines_sql(line: LineSql, rows: str, order: str) -> str:
     )
 
 
+def time_windows(
+    con: duckdb.DuckDBPyConnection, flt: LogFilter, rows_per_window: int
+) -> list[tuple[int | None, int | None]]:
+    """[start, end) timestamp windows holding about `rows_per_window` rows each.
+
+    Only the timestamp column is sorted to find them, so this costs a few
+    bytes per row, not a row's worth.
+    """
+    where, params = where_clause(flt)
+    # fetchall() completes each result: a pending one would block con.sql().
+    counted = con.execute(
+        f"SELECT count(*) FROM debug_logs WHERE {where}", params
+    ).fetchall()
+    parts = -(-int(counted[0][0]) // rows_per_window)
+    if parts <= 1:
+        return [(None, None)]
+    cuts = ", ".join(f"{i / parts:.6f}" for i in range(1, parts))
+    found = con.execute(
+        f"SELECT quantile_disc(timestamp, [{cuts}]) FROM debug_logs WHERE {where}",
+        params,
+    ).fetchall()
+    # Entries sharing a millisecond stay in one window: a burst larger than
+    # `rows_per_window` in the same millisecond makes its window that large.
+    bounds: list[int | None] = sorted(set(found[0][0]))
+    edges = [None, *bounds, None]
+    return list(pairwise(edges))
+
+
 def line_batches(
     con: duckdb.DuckDBPyConnection,
     flt: LogFilter,
     line: LineSql,
     *,
     trigger: str | None,
-    chunk: int = 100_000,
+    chunk: int = 50_000,
 ) -> Iterator[Any]:
     """Export lines of every filtered row, oldest first, as Arrow tables.
 
-    Each table has `line` (NULL where `trigger`, a case-insensitive RE2
-    pattern, matches the row's text) and the row's fields. Chunks are read by
-    keyset, so no query holds more than `chunk` rows: memory stays flat.
+    Each table has `line` and the row's fields. Where `trigger` (a
+    case-insensitive RE2 pattern) matches the row's text, `line` is NULL and
+    the fields are filled; elsewhere only id, trace_id and timestamp are.
+    Rows are read in
+    time windows of about `chunk` rows, so memory stays flat.
     """
     where, params = where_clause(flt)
     if trigger is not None:
         params["trigger"] = "(?i)" + trigger
-    order = "timestamp, id"
-    after: tuple[int, str] | None = None
-    while True:
+    for start, end in time_windows(con, flt, chunk):
         cond = where
-        if after is not None:
-            cond += " AND timestamp >= $ats AND (timestamp, id) > ($ats, $aid)"
-            params.update(ats=after[0], aid=after[1])
-        rows = _rows_sql(cond, f"ORDER BY {order} LIMIT {int(chunk)}", trigger, False)
-        table = con.sql(_lines_sql(line, rows, order), params=params).to_arrow_table()
+        if start is not None:
+            cond += f" AND timestamp >= {int(start)}"
+        if end is not None:
+            cond += f" AND timestamp < {int(end)}"
+        sql = _lines_sql(line, cond, trigger, "timestamp, id")
+        table = con.sql(sql, params=params).to_arrow_table()
         if table.num_rows:
             yield table
-        if table.num_rows < chunk:
-            return
-        after = (table["timestamp"][-1].as_py(), table["id"][-1].as_py())
 
 
 def line_batches_by_trace(
@@ -332,7 +373,7 @@ def line_batches_by_trace(
     line: LineSql,
     *,
     trigger: str | None,
-    chunk: int = 100_000,
+    chunk: int = 50_000,
 ) -> Iterator[Any]:
     """Like `line_batches`, grouped by trace (traces by first entry).
 
@@ -341,6 +382,6 @@ def line_batches_by_trace(
     where, params = where_clause(flt)
     if trigger is not None:
         params["trigger"] = "(?i)" + trigger
-    rows = _rows_sql(where, "", trigger, True)
-    sql = _lines_sql(line, rows, "t0, trace_id, timestamp, id")
+    t0 = ", min(timestamp) OVER (PARTITION BY trace_id) AS t0"
+    sql = _lines_sql(line, where, trigger, "t0, trace_id, timestamp, id", t0)
     yield from con.sql(sql, params=params).to_arrow_reader(chunk)

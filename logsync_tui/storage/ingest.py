@@ -266,28 +266,50 @@ def ingest_batch(
     """Store one batch of raw entries and its keys' watermarks atomically."""
     con.execute("BEGIN")
     try:
-        counts = _ingest(con, run_id, batch, watermarks, scope, policy, keys_done)
+        counts = ingest_rows(con, run_id, batch, watermarks, scope, policy, keys_done)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        for name in ("ls_batch", "ls_marks"):
-            con.unregister(name)
     return counts
 
 
-def _ingest(
+def ingest_rows(
     con: duckdb.DuckDBPyConnection,
     run_id: int,
     batch: pa.Table,
     watermarks: pa.Table,
     scope: Scope,
+    policy: str = "keep",
+    keys_done: int = 0,
+) -> BatchCounts:
+    """`ingest_batch` inside a transaction the caller opened and commits."""
+    con.register("ls_batch", batch)
+    con.register("ls_marks", watermarks)
+    try:
+        return _ingest(con, run_id, watermarks, scope, policy, keys_done)
+    finally:
+        for name in ("ls_batch", "ls_marks"):
+            con.unregister(name)
+
+
+def forget_repaired(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop from the quarantine the entries of the last batch that now parse."""
+    row = con.execute(
+        "DELETE FROM quarantine q USING ls_stage s WHERE s.reason IS NULL "
+        "AND q.source_key = s.source_key AND q.raw_hash = md5(s.raw)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    watermarks: pa.Table,
+    scope: Scope,
     policy: str,
     keys_done: int,
 ) -> BatchCounts:
-    con.register("ls_batch", batch)
-    con.register("ls_marks", watermarks)
     con.execute(
         _STAGE,
         {

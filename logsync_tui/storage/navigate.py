@@ -131,6 +131,8 @@ def fetch_window(
     """
     if total is None or offset <= total // 2:
         return _ordered(con, flt, offset, limit, newest_first)[1]
+    if offset >= total:
+        return []
     end = min(total, offset + limit)
     rows = _ordered(con, flt, total - end, end - offset, not newest_first)[1]
     rows.reverse()

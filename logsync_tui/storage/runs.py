@@ -32,6 +32,8 @@ class RunRecord:
     skipped: int
     verified: bool | None
     error: str | None
+    removed: int = 0
+    """Entries a `clean` or `retention` run removed."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class UndoResult:
 
 _COLUMNS = (
     "run_id, kind, scope, source, started_at, finished_at, status, keys, scanned, "
-    "inserted, duplicates, conflicts, malformed, skipped, verified, error"
+    "inserted, duplicates, conflicts, malformed, skipped, verified, error, removed"
 )
 
 
@@ -123,6 +125,13 @@ def count_run_rows(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
 def undo_run(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
     """Remove exactly what a run inserted and restore what it replaced."""
     run = get_run(con, run_id)
+    if run.kind in ("clean", "retention"):
+        raise StoreError(f"run {run_id} is a {run.kind}: deleted entries are gone")
+    if run.kind == "retry":
+        raise StoreError(
+            f"run {run_id} is a quarantine retry: undoing it would lose the "
+            "entries it moved out of the quarantine"
+        )
     if run.status == "undone":
         raise StoreError(f"run {run_id} was already undone")
     if run.status == "running":

@@ -26,7 +26,7 @@ from logsync_tui.export import (
     render_export,
     write_export,
 )
-from logsync_tui.export.common import json_line, row_at
+from logsync_tui.export.common import json_line
 from logsync_tui.export.csv_out import csv_line
 from logsync_tui.redact import Redactor
 from logsync_tui.sources.embedded import EmbeddedRedis
@@ -281,11 +281,12 @@ def test_duckdb_and_python_lines_agree(golden_store: Store, fmt: str) -> None:
     guard = fmt == "csv"
     line_sql = json_line_sql() if fmt == "json" else csv_line_sql(guard)
     off = Redactor(enabled=False)
-    tables = list(line_batches(golden_store.cursor(), LogFilter(), line_sql,
-                               trigger=None, chunk=5))  # fmt: skip
+    con = golden_store.cursor()
+    tables = list(line_batches(con, LogFilter(), line_sql, trigger=None, chunk=5))
     assert len(tables) == 3
-    for table in tables:
-        for i, line in enumerate(table.column("line").to_pylist()):
-            row = row_at(table, i)
-            made = json_line(row, off) if fmt == "json" else csv_line(row, off, guard)
-            assert line == made
+    lines = [line for t in tables for line in t.column("line").to_pylist()]
+    stored = rows(golden_store)
+    assert len(lines) == len(stored) == 13
+    for line, row in zip(lines, stored, strict=True):
+        made = json_line(row, off) if fmt == "json" else csv_line(row, off, guard)
+        assert line == made
