@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from logsync_tui.storage.db import first_row
+
 TRACE_SORTS = {
     "start": "start_ms",
     "duration": "end_ms - start_ms",
@@ -181,6 +183,6 @@ def overview_row(
     """(traces, multi-system traces, avg duration, p95 duration, slow traces)."""
     where, params = _trace_where(traces)
     params["slow"] = slow_ms
-    row = con.execute(_OVERVIEW.format(where=where), params).fetchone()
+    row = first_row(con, _OVERVIEW.format(where=where), params)
     assert row is not None
-    return tuple(row)
+    return row
