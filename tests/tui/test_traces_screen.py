@@ -50,6 +50,13 @@ async def settle(pilot: Pilot[object]) -> TracesScreen:
     raise AssertionError("the Traces screen never finished loading")
 
 
+async def steady(pilot: Pilot[object]) -> None:
+    """Let the tables measure their columns and the screen repaint."""
+    for _ in range(3):
+        await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
+
+
 def listed(screen: TracesScreen) -> list[str]:
     table = screen.table
     return [table.get_row_at(i)[0].plain for i in range(table.row_count)]
@@ -157,7 +164,7 @@ def test_snapshot_traces_list(
 
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
-        await pilot.pause(0.1)
+        await steady(pilot)
 
     app = make_app(store, tmp_path)
     assert snap_compare(app, terminal_size=(150, 34), run_before=run_before)
@@ -174,7 +181,7 @@ def test_snapshot_trace_open(
         await settle(pilot)
         await pilot.press("up", "up", "up", "enter")
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause(0.1)
+        await steady(pilot)
 
     app = make_app(store, tmp_path)
     assert snap_compare(app, terminal_size=(150, 34), run_before=run_before)
