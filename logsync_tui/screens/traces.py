@@ -118,6 +118,14 @@ def insight_text(found: TraceInsight, shown: int) -> Text:
     return text
 
 
+def _table(name: str, columns: tuple[str, ...], **options: Any) -> DataTable[Text]:
+    """A row-cursor table with its columns, ready before any rows arrive."""
+    table: DataTable[Text] = DataTable(id=name, cursor_type="row", **options)
+    for column in columns:
+        table.add_column(column, key=column)
+    return table
+
+
 class TracesScreen(Screen[None]):
     """Every stored trace, and one trace's waterfall, insight and entries."""
 
@@ -144,11 +152,11 @@ class TracesScreen(Screen[None]):
         yield Static(id="overview")
         yield Input(placeholder="filter by trace id, user or system", id="filter")
         with Vertical(id="list-view"):
-            yield DataTable(id="traces", cursor_type="row", zebra_stripes=True)
+            yield _table("traces", (*COLUMNS, "flags"), zebra_stripes=True)
         with Vertical(id="trace-view"):
             yield Static(id="trace-head")
             yield Waterfall(id="waterfall")
-            yield DataTable(id="entries", cursor_type="row")
+            yield _table("entries", ("time", "system", "level", "message"))
         yield Static(id="status")
         yield Footer()
 
@@ -158,11 +166,6 @@ class TracesScreen(Screen[None]):
         return self.query_one("#traces", DataTable)
 
     def on_mount(self) -> None:
-        for name in (*COLUMNS, "flags"):
-            self.table.add_column(name, key=name)
-        entries = self.query_one("#entries", DataTable)
-        for name in ("time", "system", "level", "message"):
-            entries.add_column(name, key=name)
         self.table.focus()
 
     def on_screen_resume(self) -> None:
