@@ -69,6 +69,8 @@ def run_one(rows: int) -> None:
         export = Path(tmp) / "snapshot.zip"
         make_export(export, rows)
         size = export.stat().st_size
+        with zipfile.ZipFile(export) as archive:
+            unzipped = sum(i.file_size for i in archive.infolist())
         with Store.open(Path(tmp) / "store.duckdb") as store:
             started = time.perf_counter()
             result = import_export(store, export)
@@ -76,7 +78,8 @@ def run_one(rows: int) -> None:
         t = result.totals
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"{t.rows:>9,} legacy rows ({size / 1e6:6.1f} MB zipped): "
+            f"{t.rows:>9,} legacy rows ({unzipped / 1e6:,.0f} MB, "
+            f"{size / 1e6:,.1f} MB zipped): "
             f"{t.rows / seconds:>9,.0f} rows/s, {seconds:6.1f} s, "
             f"inserted {t.inserted:,}, already present {t.duplicates:,}, "
             f"quarantined {t.malformed:,}; peak RSS {peak_mb:,.0f} MB"
