@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -151,6 +152,8 @@ def find_tables(path: Path, table: str | None = None) -> list[TableFile]:
         return _dir_tables(path)
     if zipfile.is_zipfile(path):
         return _zip_tables(path)
+    if path.suffix.lower() == ".zip":
+        raise LegacyError(f"{path} is not a readable ZIP file")
     name = table or (path.parent.name if path.name == DOCUMENTS else None)
     if not name:
         raise UsageError(f"{path} is one JSONL file: name its table with --table")
@@ -216,7 +219,7 @@ def map_document(line: str) -> tuple[str | None, str | None]:
     except ValueError:
         return None, "not valid JSON"
     if not isinstance(doc, dict):
-        return None, f"JSON {type(doc).__name__} is not an object"
+        return None, f"JSON {_JSON_TYPES.get(type(doc), 'value')} is not an object"
     fields, reason = _log_fields(doc)
     if fields is None:
         return None, reason
@@ -227,23 +230,28 @@ def map_document(line: str) -> tuple[str | None, str | None]:
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")), None
 
 
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number"}
+_JSON_TYPES.update({bool: "boolean", type(None): "null"})
+
+
 def _log_fields(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     checks = (
-        ("trace_id", _text(doc, "trace_id")),
-        ("system_area", _system(doc)),
-        ("level", _level(doc)),
-        ("message", _text(doc, "message")),
-        ("timestamp", _timestamp(doc)),
+        _text(doc, "trace_id"),
+        _system(doc),
+        _level(doc),
+        _text(doc, "message"),
+        _timestamp(doc),
     )
-    for _, (_, problem) in checks:
+    for _, problem in checks:
         if problem:
             return None, problem
-    trace, system, level, message, ts = (value for _, (value, _) in checks)
+    trace, system, level, message, ts = (value for value, _ in checks)
     fields: dict[str, Any] = {"trace_id": trace, "system": system, "level": level}
     fields.update(message=message, timestamp=ts)
     for old, new in (("user_id", "user_id"), ("stack_trace", "stack")):
-        if isinstance(doc.get(old), str) and doc[old]:
-            fields[new] = doc[old]
+        value = doc.get(old)
+        if value not in (None, ""):
+            fields[new] = value if isinstance(value, str) else json.dumps(value)
     return fields, None
 
 
@@ -349,10 +357,18 @@ class _Importer:
         order = {name: i for i, name in enumerate(LOG_TABLES)}
         for table in sorted(self.tables, key=lambda t: order.get(t.name, 99)):
             if table.name in LOG_TABLES:
-                self._import_table(table)
+                self._read(table)
             else:
                 self.result.skipped[table.name] = _skip_reason(table.name)
         self.result.seconds = round(time.perf_counter() - self.started, 3)
+
+    def _read(self, table: TableFile) -> None:
+        try:
+            self._import_table(table)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise LegacyError(
+                f"cannot read {table.name} ({exc}); the batches before it are kept"
+            ) from exc
 
     def _import_table(self, table: TableFile) -> None:
         counts = self.result.tables.setdefault(table.name, TableResult())

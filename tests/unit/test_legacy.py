@@ -15,6 +15,7 @@ from logsync_tui.errors import UsageError
 from logsync_tui.legacy import (
     ImportOptions,
     ImportProgress,
+    LegacyError,
     find_tables,
     import_export,
     map_document,
@@ -209,7 +210,10 @@ def test_a_row_in_both_tables_needs_every_log_field_equal() -> None:
     assert same_a is not None and same_b is not None and other is not None
     assert json.loads(same_a)["id"] == json.loads(same_b)["id"]
     assert json.loads(same_a)["id"] != json.loads(other)["id"]
-    assert map_document("[1, 2]") == (None, "JSON list is not an object")
+    assert map_document("[1, 2]") == (None, "JSON array is not an object")
+    numeric_user, _ = map_document(json.dumps(Q1 | {"user_id": 42}))
+    assert numeric_user is not None
+    assert json.loads(numeric_user)["user_id"] == "42"
     null_time, _ = map_document(json.dumps(R2 | {"timestamp": None}))
     assert null_time is not None
     assert json.loads(null_time)["timestamp"] == T0 + 5000
@@ -227,6 +231,23 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def test_unreadable_exports_are_reported(store: Store, tmp_path: Path) -> None:
+    fake = tmp_path / "snapshot.zip"
+    fake.write_text("not a zip")
+    with pytest.raises(LegacyError, match="not a readable ZIP"):
+        import_export(store, fake)
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("log_queue/documents.jsonl", EXPORT["log_queue"] * 50)
+    data = bytearray(broken.read_bytes())
+    data[60:90] = bytes(30)
+    broken.write_bytes(bytes(data))
+    with pytest.raises(LegacyError, match="cannot read log_queue"):
+        import_export(store, broken)
+    runs = store.cursor().execute("SELECT status FROM sync_runs").fetchall()
+    assert runs == [("failed",)]
 
 
 def test_cli_import_legacy(export_zip: Path, db_path: Path) -> None:
