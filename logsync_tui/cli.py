@@ -471,6 +471,8 @@ def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
     from logsync_tui import insight
     from logsync_tui.storage import Store
 
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
     with Store.open(settings.db, read_only=True) as store:
         con = store.cursor()
         if args.trace:

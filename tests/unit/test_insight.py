@@ -175,3 +175,8 @@ def test_cli_traces(db_path: Path) -> None:
     missing = _cli("traces", "nope", "--db", str(db_path))
     assert missing.returncode == 1
     assert missing.stderr.startswith("logsync: ")
+    bad = _cli("traces", "--limit", "0", "--db", str(db_path))
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "logsync: usage: --limit must be at least 1\n",
+    )
