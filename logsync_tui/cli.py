@@ -446,13 +446,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync import-legacy`: the old Convex tables into the store."""
     from logsync_tui.legacy import ImportOptions, format_import, import_export
-    from logsync_tui.storage import Store
 
     def show(p: Any) -> None:
         print(f"\rlogsync: {p.describe()}", end="", file=sys.stderr, flush=True)
 
     live = show if sys.stderr.isatty() else None
-    with Store.open(settings.db) as store:
+    with _open_store(settings) as store:
         options = ImportOptions(policy=settings.conflict_policy, progress=live)
         try:
             result = import_export(store, args.export, args.table, options)
@@ -469,11 +468,10 @@ def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync traces`: the stored traces, or one trace's insight."""
     from logsync_tui import insight
-    from logsync_tui.storage import Store
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    with Store.open(settings.db, read_only=True) as store:
+    with _open_store(settings, read_only=True) as store:
         con = store.cursor()
         if args.trace:
             return _trace_detail(con, args, settings)
