@@ -21,6 +21,7 @@ from logsync_tui.legacy import (
     map_document,
 )
 from logsync_tui.storage import Store
+from logsync_tui.storage.quarantine import retry_quarantine
 from logsync_tui.storage.runs import get_run, undo_run
 
 T0 = 1_700_000_000_000
@@ -186,6 +187,14 @@ def test_undo_removes_the_import(store: Store, export_zip: Path) -> None:
     assert _rows(store) == {}
     assert _quarantine(store) == []
     assert get_run(store.cursor(), first.run_id).status == "undone"
+
+
+def test_quarantine_retry_leaves_legacy_rows(store: Store, export_zip: Path) -> None:
+    import_export(store, export_zip)
+    before = (_rows(store), _quarantine(store))
+    retried = retry_quarantine(store.cursor())
+    assert retried.inserted == 0
+    assert (_rows(store), _quarantine(store)) == before
 
 
 def test_unzipped_directory_and_single_file(store: Store, tmp_path: Path) -> None:
