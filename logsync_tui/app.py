@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -91,6 +93,15 @@ class LogsyncApp(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._start or self.start_mode())
+        if self.store.read_only:
+            self.notify(
+                f"{self.store.path} is open in another logsync, so it was opened "
+                "read-only: browsing and exports work, syncs and undo do not.",
+                title="store read-only",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
 
     def start_mode(self) -> str:
         """The first screen: Stats when it exists, else the Logs."""
@@ -109,6 +120,7 @@ class LogsyncApp(App[int]):
                 f"Switch to the {title} screen",
                 lambda mode=mode: self.switch_mode(mode),  # type: ignore[misc]
             )
+        yield from screen_commands(screen)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show a failed worker's error; the app stays up."""
@@ -116,7 +128,7 @@ class LogsyncApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, LogsyncError):
-            self.notify(error.cause, title=error.title, severity="error")
+            self.notify(error.cause, title=error.title, severity="error", markup=False)
             return
         log.error("worker %s failed", event.worker.name, exc_info=error)
         self.notify(
@@ -133,8 +145,43 @@ class LogsyncApp(App[int]):
             self.store.close()
 
 
+def screen_commands(screen: Screen[object]) -> Iterable[SystemCommand]:
+    """A palette command for every key shown in the screen's footer."""
+    seen: set[str] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if not binding.show or binding.id is None or binding.id.startswith("app."):
+            continue
+        if binding.id in seen or not active.enabled:
+            continue
+        seen.add(binding.id)
+        yield SystemCommand(
+            binding.description,
+            f"Key {screen.app.get_key_display(binding)} ({binding.id})",
+            partial(active.node.run_action, binding.action),
+        )
+
+
 def run_app(settings: Settings) -> int:
-    """Run the app until the user quits; the exit status for the CLI."""
-    app = LogsyncApp(settings)
-    result = app.run()
+    """Run the app until the user quits; the exit status for the CLI.
+
+    The store is opened before the screen is taken over, so waiting for a
+    busy file is reported on stderr like any command; when other processes
+    only read it, the app opens it read-only.
+    """
+    store = Store.open(
+        settings.db,
+        wait=settings.lock_wait,
+        on_wait=_tell,
+        fallback_read_only=True,
+    )
+    try:
+        result = LogsyncApp(settings, store=store).run()
+    finally:
+        store.close()
     return int(result or 0)
+
+
+def _tell(text: str) -> None:
+    sys.stderr.write(f"logsync: {text}\n")
+    sys.stderr.flush()

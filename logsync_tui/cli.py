@@ -269,15 +269,34 @@ def _redis_source(settings: Settings) -> Any:
     return RedisSource(settings.redis_url)
 
 
+def _source(settings: Settings) -> Any:
+    """Redis when a Redis URL is set, else the Worker; one shared limiter."""
+    from logsync_tui.logsetup import log_path
+    from logsync_tui.sources.select import open_source
+
+    source = open_source(settings, log_path().parent / "requests.json")
+    if source is None:
+        raise UsageError(
+            "no source: pass --redis-url or --worker-url, or set LOGSYNC_REDIS_URL, "
+            "REDIS_URL, LOGSYNC_WORKER_URL, NEXT_PUBLIC_LOG_WORKER_URL or "
+            "LOG_WORKER_URL"
+        )
+    return source
+
+
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync stats`: the buffer summary."""
+    from logsync_tui.sources.select import worker_beside
     from logsync_tui.stats import buffer_stats
 
-    source = _redis_source(settings)
+    source = _source(settings)
+    extra = worker_beside(settings, source)
     try:
-        stats = buffer_stats(source)
+        stats = buffer_stats(source, worker=extra)
     finally:
         source.close()
+        if extra is not None:
+            extra.close()
     if args.json:
         _emit(stats.as_json())
     else:
@@ -286,19 +305,25 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _format_stats(stats: Any) -> str:
+    from logsync_tui.stats import cost_line, worker_health_line, worker_lines
     from logsync_tui.timeparse import iso_ms
 
     def counts(d: dict[str, int]) -> str:
         return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "none"
 
-    lines = [
-        f"source      {stats.source}  (redis {stats.server_version}, "
-        f"{stats.latency_ms:.1f} ms, {stats.used_memory} used)",
-        f"entries     {stats.entries:,} in {stats.keys:,} traces, "
-        f"{stats.users:,} users, {stats.malformed:,} malformed",
-        f"systems     {counts(stats.by_system)}",
-        f"levels      {counts(stats.by_level)}",
-    ]
+    if stats.kind == "worker":
+        lines = worker_lines(stats)
+    else:
+        lines = [
+            f"source      {stats.source}  (redis {stats.server_version}, "
+            f"{stats.latency_ms:.1f} ms, {stats.used_memory} used)",
+            f"entries     {stats.entries:,} in {stats.keys:,} traces, "
+            f"{stats.users:,} users, {stats.malformed:,} malformed",
+            f"systems     {counts(stats.by_system)}",
+            f"levels      {counts(stats.by_level)}",
+        ]
+        if stats.worker is not None:
+            lines.append(worker_health_line("worker", stats.worker))
     if stats.soonest_expiry_seconds is not None:
         lines.append(
             f"expiry      soonest in {stats.soonest_expiry_seconds}s; "
@@ -309,10 +334,13 @@ def _format_stats(stats: Any) -> str:
         lines.append(f"skipped     {bad['key']}: {bad['reason']}")
     for trace in stats.recent_traces[:5]:
         flag = " errors" if trace["hasErrors"] else ""
+        when = iso_ms(trace["timestamp"]) if trace["timestamp"] is not None else "?"
         lines.append(
-            f"recent      {iso_ms(trace['timestamp'])}  {trace['id']}  "
+            f"recent      {when}  {trace['id']}  "
             f"{trace['logCount']} entries  {','.join(trace['systems'])}{flag}"
         )
+    lines.append(cost_line(stats.cost))
+    lines += [f"note        {n}" for n in stats.notes]
     return "\n".join(lines)
 
 
@@ -337,7 +365,7 @@ def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
         until_ms=parse_time(args.until) if args.until else None,
         full=args.full,
     )
-    source = _redis_source(settings)
+    source = _source(settings)
     cancel = threading.Event()
     options = SyncOptions(
         batch_entries=settings.batch_size,

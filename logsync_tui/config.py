@@ -45,6 +45,8 @@ class Settings:
     refresh_seconds: float = 30.0
     lock_wait: float = 10.0
     """Seconds to wait for a store file another process holds."""
+    requests_per_second: float = 50.0
+    daily_request_budget: int = 0
 
 
 _ENV_KEYS: dict[str, tuple[str, ...]] = {
@@ -98,6 +100,7 @@ def _build(values: dict[str, Any]) -> Settings:
         check_redis_url(str(out["redis_url"]))
     if out.get("worker_url"):
         check_worker_url(str(out["worker_url"]))
+    _check_limits(out)
     if out.get("conflict_policy", "keep") not in ("keep", "take"):
         raise ConfigError("conflict_policy must be 'keep' or 'take'")
     if "lock_wait" in out:
@@ -119,6 +122,15 @@ def _seconds(name: str, value: Any) -> float:
     if not seconds >= 0:
         raise ConfigError(f"{name} must be a number of seconds, 0 or more")
     return seconds
+
+
+def _check_limits(out: dict[str, Any]) -> None:
+    rate = out.get("requests_per_second", 0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+        raise ConfigError("requests_per_second must be a number, 0 or more")
+    budget = out.get("daily_request_budget", 0)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise ConfigError("daily_request_budget must be a whole number, 0 or more")
 
 
 def check_redis_url(url: str) -> None:

@@ -16,20 +16,18 @@ from logsync_tui.sync import SyncProgress, SyncResult
 
 @dataclass
 class WindowLoaded(Message):
-    """Rows of the Logs table starting at display position `start`."""
+    """Rows of the Logs table starting at display position `start`.
+
+    The first window of a new filter also carries the counts for the status
+    line, so the table changes once, not twice.
+    """
 
     generation: int
     start: int
     rows: list[RowHead]
-
-
-@dataclass
-class CountLoaded(Message):
-    """How many rows match the Logs filter, and how many are stored."""
-
-    generation: int
-    matching: int
-    stored: int
+    matching: int | None = None
+    mark: tuple[int, int | None] | None = None
+    """`navigate.store_mark` when the window was read: (stored, newest run)."""
 
 
 @dataclass

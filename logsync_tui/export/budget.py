@@ -29,27 +29,35 @@ def fit_budget(
     budget = spec.max_tokens
     if budget is None:
         return render_markdown(spec, timelines, None, now_ms)
-    _measure(timelines, Redactor(spec.redact))
-    skeleton, _ = render_markdown(spec, timelines, set(), now_ms)
-    blocks = [b for tl in timelines for b in tl.blocks]
-    if estimate_tokens(skeleton) + sum(b.tokens for b in blocks) <= budget:
-        text, report = render_markdown(spec, timelines, None, now_ms)
-        if report.tokens_estimate <= budget:
-            return text, report
-    errors, anchored, rest = priority(timelines)
 
-    def render(shown: set[int]) -> tuple[str, ExportReport]:
+    def render(shown: set[int] | None) -> tuple[str, ExportReport]:
         return render_markdown(spec, timelines, shown, now_ms)
 
+    _measure(timelines, Redactor(spec.redact))
+    skeleton = estimate_tokens(render(set())[0])
+    if skeleton + sum(b.tokens for tl in timelines for b in tl.blocks) <= budget:
+        whole = render(None)
+        if whole[1].tokens_estimate <= budget:
+            return whole
+    return _cut(budget, timelines, skeleton, render)
+
+
+def _cut(
+    budget: int,
+    timelines: list[Timeline],
+    skeleton: int,
+    render: Callable[[set[int] | None], tuple[str, ExportReport]],
+) -> tuple[str, ExportReport]:
+    """Errors, then what fits in priority order; fewer until it really fits."""
+    errors, anchored, rest = priority(timelines)
     gaps = _Gaps(timelines, [])
-    fixed = estimate_tokens(skeleton)
+    fixed = skeleton
     for block in errors:
         fixed += block.tokens + gaps.delta(block) * GAP_TOKENS
         gaps.show(block)
     kept = _choose(budget, fixed, anchored + rest, gaps)
     for _ in range(_MAX_ROUNDS):
-        shown = {id(b) for b in errors + kept}
-        text, report = render(shown)
+        text, report = render({id(b) for b in errors + kept})
         if report.tokens_estimate <= budget or not kept:
             gaps = _Gaps(timelines, errors + kept)
             return _refill(budget, render, (text, report), gaps, anchored + rest)
@@ -59,7 +67,7 @@ def fit_budget(
 
 def _refill(
     budget: int,
-    render: Callable[[set[int]], tuple[str, ExportReport]],
+    render: Callable[[set[int] | None], tuple[str, ExportReport]],
     fitted: tuple[str, ExportReport],
     gaps: _Gaps,
     order: list[Block],

@@ -102,7 +102,19 @@ def write_json(
     sink.write('{\n  "export": ' + _indented(header) + ',\n  "traces": [')
     summaries = {s.trace_id: s for s in trace_summaries(con, flt)}
     tables = line_batches_by_trace(con, flt, json_line_sql(), trigger=_trigger(spec))
+    report.entries = _write_traces(sink, tables, summaries, red)
+    report.traces = len(summaries)
+    report.redacted = dict(red.counts)
+    tail = {"enabled": spec.redact, "redacted": red.total, "by_kind": red.counts}
+    sink.write('],\n  "redaction": ' + compact_json(tail) + "\n}\n")
+
+
+def _write_traces(
+    sink: Sink, tables: Any, summaries: dict[str, TraceSummary], red: Redactor
+) -> int:
+    """Each trace's metadata followed by its entries; returns entries written."""
     current: str | None = None
+    count = 0
     for lines, traces in finished_lines(tables, lambda row: json_line(row, red)):
         for line, trace_id in zip(lines, traces, strict=True):
             if trace_id != current:
@@ -111,13 +123,10 @@ def write_json(
             else:
                 sink.write(",")
             sink.write("\n      " + line[:-1])
-        report.entries += len(lines)
+        count += len(lines)
     if current is not None:
         sink.write("\n    ]}\n  ")
-    report.traces = len(summaries)
-    report.redacted = dict(red.counts)
-    tail = {"enabled": spec.redact, "redacted": red.total, "by_kind": red.counts}
-    sink.write('],\n  "redaction": ' + compact_json(tail) + "\n}\n")
+    return count
 
 
 def _trigger(spec: ExportSpec) -> str | None:

@@ -13,13 +13,14 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Static
 
 from logsync_tui.errors import LogsyncError, StoreError
-from logsync_tui.messages import CountLoaded, DetailLoaded, JumpTo, WindowLoaded
+from logsync_tui.messages import DetailLoaded, JumpTo, WindowLoaded
 from logsync_tui.storage.navigate import (
     RowHead,
     fetch_window,
     first_window,
     next_with_level,
     offset_of,
+    store_mark,
 )
 from logsync_tui.storage.queries import (
     LogFilter,
@@ -98,6 +99,7 @@ class LogsScreen(Screen[None]):
         self.filter = LogFilter()
         self.matching: int | None = None
         self.stored: int | None = None
+        self.mark: tuple[int, int | None] | None = None
         self._keep: RowHead | None = None
 
     def compose(self) -> Any:
@@ -130,7 +132,21 @@ class LogsScreen(Screen[None]):
         self.table.focus()
 
     def on_screen_resume(self) -> None:
-        self.apply_filter(keep=self.table.current)
+        if self.generation == 0:
+            self.apply_filter()
+        else:
+            self._reload_if_changed(self.generation, self.mark)
+
+    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    def _reload_if_changed(
+        self, generation: int, mark: tuple[int, int | None] | None
+    ) -> None:
+        if store_mark(self.app.store.cursor()) != mark:  # type: ignore[attr-defined]
+            self.app.call_from_thread(self._reload, generation)
+
+    def _reload(self, generation: int) -> None:
+        if generation == self.generation:
+            self.apply_filter(keep=self.table.current)
 
     def build_filter(self) -> LogFilter:
         """The LogFilter the controls describe (bad times are reported, ignored)."""
@@ -171,7 +187,6 @@ class LogsScreen(Screen[None]):
         self.app.log_filter = self.filter  # type: ignore[attr-defined]
         self.generation += 1
         self.matching = None
-        self.table.reset(0, self.filter.search)
         self._update_status()
         height = max(self.table.size.height, 50)
         self._load(self.generation, self.filter, self.newest_first, height, keep)
@@ -197,9 +212,8 @@ class LogsScreen(Screen[None]):
             rows = fetch_window(
                 con, flt, start, limit, newest_first=newest_first, total=matching
             )
-        stored = matching if flt.is_empty() else count_rows(con, LogFilter())
-        self.post_message(CountLoaded(generation, matching, stored))
-        self.post_message(WindowLoaded(generation, start, rows))
+        mark = store_mark(con)
+        self.post_message(WindowLoaded(generation, start, rows, matching, mark))
         if keep is not None:
             self.post_message(JumpTo(generation, index))
 
@@ -253,16 +267,13 @@ class LogsScreen(Screen[None]):
         if message.generation != self.generation:
             return
         table = self.table
-        if self.matching is None:
-            table.set_total(max(table.total, message.start + len(message.rows)))
-        table.set_window(message.start, message.rows)
-        self.loaded_generation = message.generation
-
-    def on_count_loaded(self, message: CountLoaded) -> None:
-        if message.generation != self.generation:
+        if message.matching is None:
+            table.set_window(message.start, message.rows)
             return
-        self.matching, self.stored = message.matching, message.stored
-        self.table.set_total(message.matching)
+        self.matching, self.mark = message.matching, message.mark
+        self.stored = message.mark[0] if message.mark else None
+        table.replace(message.matching, message.start, message.rows, self.filter.search)
+        self.loaded_generation = message.generation
         self._update_status()
 
     def on_jump_to(self, message: JumpTo) -> None:
@@ -274,7 +285,8 @@ class LogsScreen(Screen[None]):
         pane.show(message.row, message.position, message.trace_size, self.filter.search)
 
     def on_log_table_window_wanted(self, message: LogTable.WindowWanted) -> None:
-        self._fetch(self.generation, message.offset, message.limit)
+        if self.loaded_generation == self.generation:
+            self._fetch(self.generation, message.offset, message.limit)
 
     def on_log_table_row_highlighted(self, message: LogTable.RowHighlighted) -> None:
         self.app.selected_id = message.row.id if message.row else None  # type: ignore[attr-defined]

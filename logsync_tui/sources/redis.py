@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 import redis.exceptions as rex
+from redis.client import Pipeline
 
 from logsync_tui.errors import SourceError
 from logsync_tui.redact import redact_text, redact_url
@@ -29,6 +30,7 @@ from logsync_tui.sources.base import (
     head_hash,
     trace_key,
 )
+from logsync_tui.sources.ratelimit import RateLimiter
 from logsync_tui.storage.state import Watermark
 
 log = logging.getLogger(__name__)
@@ -86,20 +88,28 @@ class KeyScan:
 class RedisSource:
     """Reads the Worker's buffer straight from Redis."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.url = url
         self._timeout = timeout
         self._client: redis.Redis | None = None
+        self.limiter = limiter or RateLimiter(per_second=0)
 
     def describe(self) -> str:
         """The Redis URL with its password masked."""
         return redact_url(self.url)
 
     def close(self) -> None:
-        """Drop the connection pool."""
+        """Drop the connection pool and record the requests spent."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self.limiter.flush()
 
     def client(self) -> redis.Redis:
         """The connected client (bytes in, bytes out)."""
@@ -119,7 +129,13 @@ class RedisSource:
         return self._client
 
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one client call, turning Redis failures into SourceError."""
+        """Run one client call, turning Redis failures into SourceError.
+
+        The shared limiter sees one round trip; a pipeline costs the daily
+        budget one request per command in it.
+        """
+        owner = getattr(fn, "__self__", None)
+        self.limiter.acquire(len(owner) if isinstance(owner, Pipeline) else 1)
         try:
             return fn(*args, **kwargs)
         except rex.RedisError as exc:

@@ -112,7 +112,8 @@ SELECT source_key, source_index, raw, raw_bytes, id, trace_id, user_id, system,
            WHEN ts IS NULL THEN 'unreadable timestamp ' || left(ts_text, 40)
        END AS reason,
        CASE
-           WHEN $users_any AND NOT list_contains($users, user_id) THEN false
+           WHEN $users_any AND NOT coalesce(list_contains($users, user_id), false)
+               THEN false
            WHEN $since IS NOT NULL AND ts < $since THEN false
            WHEN $until IS NOT NULL AND ts > $until THEN false
            ELSE true

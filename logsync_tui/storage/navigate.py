@@ -183,3 +183,11 @@ def next_with_level(
         params,
     ).fetchone()
     return RowHead(*found) if found else None
+
+
+def store_mark(con: duckdb.DuckDBPyConnection) -> tuple[int, int | None]:
+    """(stored entries, newest sync run among them): changes when a sync,
+    an undo or a clean changes what the table could show."""
+    found = con.execute("SELECT count(*), max(sync_run_id) FROM debug_logs").fetchone()
+    assert found is not None
+    return int(found[0]), (int(found[1]) if found[1] is not None else None)

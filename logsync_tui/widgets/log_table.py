@@ -117,22 +117,13 @@ class LogTable(ScrollView, can_focus=True):
         self._rows: list[RowHead] = []
         self._pending: tuple[int, int] | None = None
 
-    def reset(self, total: int, search: str) -> None:
-        """Forget every row: a new filter or order is coming."""
-        self._rows, self._start, self._pending = [], 0, None
-        self.search = search
-        self.set_total(total)
+    def replace(self, total: int, start: int, rows: list[RowHead], search: str) -> None:
+        """Show a new filter's timeline: its size and its first loaded rows."""
+        self.total, self.search = max(0, total), search
+        self._start, self._rows, self._pending = start, rows, None
+        self.virtual_size = Size(self.size.width, self.total)
         self.scroll_to(y=0, animate=False, immediate=True)
         self.cursor = 0
-
-    def set_total(self, total: int) -> None:
-        """How many rows the filtered timeline has."""
-        self.total = max(0, total)
-        self.virtual_size = Size(self.size.width, self.total)
-        if self.cursor >= self.total > 0:
-            self.cursor = self.total - 1
-        self.refresh()
-        self.call_after_refresh(self._check_window)
 
     def set_window(self, start: int, rows: list[RowHead]) -> None:
         """Rows starting at position `start`, as the screen loaded them."""

@@ -177,3 +177,44 @@ async def test_no_store_rows_shows_zero(store: Store, make_app: MakeApp):
         assert "0 matching of 0 stored" in status(screen)
         await pilot.press("enter", "y", "t", "e")
         assert pilot.app.is_running
+
+
+async def test_returning_to_logs_reloads_only_when_the_store_changed(
+    synced: Synced, make_app: MakeApp
+) -> None:
+    store = synced([entry(n) for n in range(10)])
+    async with make_app(store).run_test(size=SIZE) as pilot:
+        screen = await settle(pilot)
+        generation = screen.generation
+        await pilot.press("4", "3")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.generation == generation
+        await pilot.press("4")
+        synced([entry(n) for n in range(10, 15)])
+        await pilot.press("3")
+        await pilot.app.workers.wait_for_complete()
+        screen = await settle(pilot)
+        assert screen.generation > generation
+        assert "15 matching of 15 stored" in status(screen)
+
+
+async def test_command_palette_lists_screen_actions(
+    synced: Synced, make_app: MakeApp
+) -> None:
+    rows = [entry(n, level="info") for n in range(20)]
+    rows[10]["level"] = "error"
+    store = synced(rows)
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(screen)]
+        for title in ("Show Export", "Next error", "Search", "Copy JSON", "Trace"):
+            assert title in titles
+        await pilot.press("ctrl+p", *"next error")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.table.cursor == 9

@@ -110,8 +110,10 @@ def test_scope_by_trace(store: Store, redis_url: str, rclient) -> None:
 
 def test_scope_by_user_and_time(store: Store, redis_url: str, rclient) -> None:
     push_like_worker(rclient, [entry(i, trace=f"t{i % 3}") for i in range(30)])
+    anonymous = {k: v for k, v in entry(99, trace="t0").items() if k != "user_id"}
+    push_like_worker(rclient, [anonymous])
     result = sync(store, redis_url, SyncScope(users=("u2",)))
-    assert result.inserted == 10 and result.skipped == 20
+    assert result.inserted == 10 and result.skipped == 21
     assert rows(store, "SELECT DISTINCT user_id FROM debug_logs") == [("u2",)]
     lo, hi = 1_796_000_000_000 + 5, 1_796_000_000_000 + 9
     result = sync(store, redis_url, SyncScope(since_ms=lo, until_ms=hi))
