@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -55,7 +55,7 @@ class LogsyncApp(App[int]):
     """
 
     TITLE = "logsync"
-    MODES: ClassVar[dict[str, type[Screen[object]]]] = {  # type: ignore[assignment]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "stats": StatsScreen,
         "sync": SyncScreen,
         "logs": LogsScreen,
@@ -118,7 +118,7 @@ class LogsyncApp(App[int]):
             yield SystemCommand(
                 f"Show {title}",
                 f"Switch to the {title} screen",
-                lambda mode=mode: self.switch_mode(mode),  # type: ignore[misc]
+                lambda mode=mode: self.switch_mode(mode),
             )
         yield from screen_commands(screen)
 
@@ -158,7 +158,7 @@ def screen_commands(screen: Screen[object]) -> Iterable[SystemCommand]:
         yield SystemCommand(
             binding.description,
             f"Key {screen.app.get_key_display(binding)} ({binding.id})",
-            partial(active.node.run_action, binding.action),
+            partial(screen.app.run_action, binding.action, active.node),
         )
 
 

@@ -11,11 +11,13 @@ pass the calling thread's own DuckDB cursor as `con`):
   `spec.suffix` the fitting file extension.
 - `write_export(con, spec, out: BinaryIO, now_ms=None) -> ExportReport`:
   streams the export as UTF-8 bytes into `out` (CSV and JSONL keep memory
-  flat for any size; AI text holds the scope in memory to fit its budget).
+  flat for any size; the JSON document has DuckDB sort its scope by trace;
+  AI text holds its scope in memory, so keep that to a trace or a view).
 - `render_export(con, spec, now_ms=None) -> (str, ExportReport)`: the whole
   export as a string, for the clipboard.
 - `preview_export(con, spec, max_chars=20_000) -> (str, bool)`: the start of
-  the export and whether it was cut, cheap whatever the scope's size.
+  the export and whether it was cut. CSV and JSONL stop reading early; the
+  JSON document and AI text prepare their whole scope first.
 - `save_export(con, spec, path, force=False, now_ms=None) -> ExportReport`:
   writes a file; never overwrites one without `force` (raises
   `ExportError`); a failed export leaves no partial file.
@@ -29,7 +31,9 @@ pass the calling thread's own DuckDB cursor as `con`):
   `.message` says which.
 - `ExportReport(format, command, bytes, tokens_estimate, entries, traces,
   redacted: {kind: n}, left_out: [LeftOut])` with `.redacted_count`,
-  `.left_out_entries` and `.summary()` (one line for people).
+  `.left_out_entries` and `.summary()` (one line for people). `entries` and
+  `traces` count what was written; `LeftOut(trace_id, entries, by_level,
+  start_ms, end_ms, whole_trace)` is one run a token budget dropped.
 
 Redaction (on unless `redact=False`) replaces bearer and JWT tokens, values
 under password/secret/token/api-key-like keys at any depth, common API key

@@ -1,6 +1,8 @@
 """Fitting the AI text export into a token budget.
 
-Every error is kept. Then, as far as the budget allows: warnings, the
+Every error is kept, with its trace's summary. When even the summaries of
+all traces do not fit, traces without errors are left out whole, oldest
+first. Then, as far as the budget allows: warnings, the
 entries next to each error and warning, then the rest from the newest back
 (an entry too big for what is left is skipped, smaller older ones may still
 fit). What is dropped is marked in its trace and summed up in the header.
@@ -11,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from logsync_tui.export.spec import ExportReport, ExportSpec, estimate_tokens
-from logsync_tui.export.text_out import Block, Timeline, block_lines, render_markdown
+from logsync_tui.export.text_out import (
+    Block,
+    Timeline,
+    block_lines,
+    render_markdown,
+    trace_lines,
+)
 from logsync_tui.redact import Redactor
 
 NEIGHBOURS = 2
@@ -39,7 +47,39 @@ def fit_budget(
         whole = render(None)
         if whole[1].tokens_estimate <= budget:
             return whole
-    return _cut(budget, timelines, skeleton, render)
+    if skeleton > budget:
+        _drop_traces(budget, timelines, Redactor(spec.redact), render)
+        skeleton = estimate_tokens(render(set())[0])
+    live = [tl for tl in timelines if not tl.dropped]
+    return _cut(budget, live, skeleton, render)
+
+
+def _drop_traces(
+    budget: int,
+    timelines: list[Timeline],
+    red: Redactor,
+    render: Callable[[set[int] | None], tuple[str, ExportReport]],
+) -> None:
+    """Leave out whole traces without errors, oldest first, until the trace
+    summaries fit (traces with errors always stay)."""
+    for tl in timelines:
+        tl.dropped = True
+    used = estimate_tokens(render(set())[0])
+    for tl in _trace_order(timelines):
+        errors = [b for b in tl.blocks if b.first.level == "error"]
+        cost = estimate_tokens("\n".join(trace_lines(tl, set(), red)))
+        cost += sum(b.tokens + GAP_TOKENS for b in errors)
+        if errors or used + cost <= budget:
+            tl.dropped = False
+            used += cost
+
+
+def _trace_order(timelines: list[Timeline]) -> list[Timeline]:
+    """Traces with errors first, then the rest from the newest back."""
+    return sorted(
+        timelines,
+        key=lambda tl: (tl.summary.first_error is None, -tl.summary.end_ms),
+    )
 
 
 def _cut(

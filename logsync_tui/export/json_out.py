@@ -116,13 +116,15 @@ def _write_traces(
     current: str | None = None
     count = 0
     for lines, traces in finished_lines(tables, lambda row: json_line(row, red)):
+        parts: list[str] = []
         for line, trace_id in zip(lines, traces, strict=True):
             if trace_id != current:
-                sink.write(_trace_open(summaries[trace_id], current is None, red))
+                parts.append(_trace_open(summaries[trace_id], current is None, red))
                 current = trace_id
             else:
-                sink.write(",")
-            sink.write("\n      " + line[:-1])
+                parts.append(",")
+            parts.append("\n      " + line[:-1])
+        sink.write("".join(parts))
         count += len(lines)
     if current is not None:
         sink.write("\n    ]}\n  ")

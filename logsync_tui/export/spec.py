@@ -118,6 +118,8 @@ class LeftOut:
     by_level: dict[str, int]
     start_ms: int
     end_ms: int
+    whole_trace: bool = False
+    """True when the budget left the whole trace out (it had no error)."""
 
     def describe(self, origin_ms: int | None = None) -> str:
         """E.g. `12 entries (log 10, info 2), +1.204s to +3.000s`."""

@@ -70,6 +70,14 @@ class Timeline:
 
     summary: TraceSummary
     blocks: list[Block] = field(default_factory=list)
+    dropped: bool = False
+    """Left out whole by a token budget (only traces without errors are)."""
+
+    def left_out(self) -> LeftOut:
+        """The whole trace as one left-out item."""
+        s = self.summary
+        levels = {k: v for k, v in s.by_level.items() if v}
+        return LeftOut(s.trace_id, s.entries, levels, s.start_ms, s.end_ms, True)
 
 
 def clean(text: str) -> str:
@@ -265,13 +273,17 @@ def _budget_text(spec: ExportSpec, report: ExportReport, total: int) -> str:
         for level, n in item.by_level.items():
             levels[level] = levels.get(level, 0) + n
     shown = ", ".join(f"{k} {v}" for k, v in levels.items())
-    gaps = "gap" if len(report.left_out) == 1 else "gaps"
+    gaps = sum(1 for i in report.left_out if not i.whole_trace)
+    whole = len(report.left_out) - gaps
     start = min(i.start_ms for i in report.left_out)
     end = max(i.end_ms for i in report.left_out)
+    where = [f"{gaps} {'gap' if gaps == 1 else 'gaps'} each marked in its trace"]
+    if whole:
+        where.append(f"{plural(whole, 'whole trace')} without errors")
     return (
         f"{text}; left out {report.left_out_entries} of {total} entries "
         f"({shown}) between {iso_ms(start)} and {iso_ms(end)}, in "
-        f"{len(report.left_out)} {gaps} each marked in its trace; every error is kept"
+        f"{' and '.join(where)}; every error is kept"
     )
 
 
@@ -286,18 +298,21 @@ def render_markdown(
     report = ExportReport(format=spec.format, command=spec.command())
     body: list[str] = []
     for tl in timelines:
+        if tl.dropped:
+            report.left_out.append(tl.left_out())
+            continue
         body += trace_lines(tl, shown, red)
         kept = [b for b in tl.blocks if shown is None or id(b) in shown]
         report.entries += sum(len(b.rows) for b in kept)
         report.left_out += _gaps(tl, shown)
-    report.traces = len(timelines)
+        report.traces += 1
     report.redacted = dict(red.counts)
     text = "\n".join(header_lines(spec, timelines, report, now_ms) + body) + "\n"
     report.tokens_estimate = estimate_tokens(text)
     if spec.max_tokens is not None and report.tokens_estimate > spec.max_tokens:
         note = (
             f"- Over budget: about {report.tokens_estimate:,} tokens, because "
-            "every error is kept whole"
+            "every error, and the summary of its trace, is kept whole"
         )
         head = header_lines(spec, timelines, report, now_ms)
         text = "\n".join([*head, note, *body]) + "\n"

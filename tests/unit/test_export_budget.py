@@ -120,3 +120,38 @@ def test_ample_budget_leaves_nothing_out(budget_store: Store) -> None:
     assert "nothing left out" in text
     lines = [line for line in text.split("\n") if "Token budget" not in line]
     assert lines[3:] == full.split("\n")[3:]
+
+
+def many_traces() -> list[dict[str, Any]]:
+    out = []
+    for t in range(60):
+        for n in range(3):
+            level = "error" if (t, n) == (7, 1) else "info"
+            out.append({
+                "id": f"{T0 + t * 1000 + n}_m{t:04d}{n}",
+                "trace_id": f"t-many-{t:02d}",
+                "system": "worker",
+                "level": level,
+                "message": f"trace {t:02d} step {n} {level}",
+                "timestamp": T0 + t * 1000 + n,
+            })  # fmt: skip
+    return out
+
+
+def test_whole_traces_without_errors_are_left_out_oldest_first(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("many") / "s.duckdb"
+    with synced_store(redis_server, path, many_traces()) as store:
+        text, report = render_export(
+            store.cursor(), ExportSpec("text", max_tokens=1500)
+        )
+    assert report.tokens_estimate <= 1500
+    assert "trace 07 step 1 error" in text
+    whole = [i for i in report.left_out if i.whole_trace]
+    assert whole and f"{len(whole)} whole traces without errors" in text
+    kept = {int(m) for m in re.findall(r"## Trace `t-many-(\d\d)`", text)}
+    dropped = {int(i.trace_id[-2:]) for i in whole}
+    assert kept | dropped == set(range(60)) and not kept & dropped
+    assert 7 in kept and max(dropped) < min(kept - {7})
+    assert report.entries + report.left_out_entries == 180
