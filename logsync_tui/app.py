@@ -46,8 +46,8 @@ class LogsyncApp(App[int]):
       given), `self.source` (a
       `RedisSource` from `settings.redis_url`, else None: every screen must
       work on the local store alone).
-    - Screens are Textual MODES named stats, sync, logs, export, bound to the
-      keys 1 to 4 and listed in the command palette.
+    - Screens are Textual MODES named stats, sync, logs, export, traces,
+      bound to the keys 1 to 5 and listed in the command palette.
     - `self.log_filter` / `self.selected_id`: what the Logs screen shows and
       which row is under its cursor; the Export screen reads them.
     - Workers that fail with a LogsyncError are reported by
