@@ -227,7 +227,7 @@ def map_document(line: str) -> tuple[str | None, str | None]:
     entry = {"id": "legacy_" + _content_id(fields, raw_args), **fields}
     if raw_args is not None:
         entry["context"] = {"raw_args": raw_args}
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")), None
+    return _ENCODE(entry), None
 
 
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number"}
@@ -296,11 +296,17 @@ def _timestamp(doc: dict[str, Any]) -> tuple[Any, str | None]:
     return value, None
 
 
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":")
+).encode
+_IDENTITY = ("trace_id", "user_id", "system", "level", "message", "timestamp")
+
+
 def _content_id(fields: dict[str, Any], raw_args: Any) -> str:
-    key = json.dumps(
-        [fields, raw_args], sort_keys=True, ensure_ascii=False, default=str
-    )
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    """A hash of the eight fields that make a legacy row the same log line."""
+    key = [fields.get(name) for name in _IDENTITY]
+    key += [fields.get("stack"), raw_args]
+    return hashlib.blake2b(_ENCODE(key).encode(), digest_size=12).hexdigest()
 
 
 def import_export(
