@@ -146,15 +146,15 @@ class LogsyncApp(App[int]):
 
 
 def screen_commands(screen: Screen[object]) -> Iterable[SystemCommand]:
-    """A palette command for every key shown in the screen's footer."""
+    """A palette command for every described key of the screen and its focus."""
     seen: set[str] = set()
     for active in screen.active_bindings.values():
         binding = active.binding
-        if not binding.show or binding.id is None or binding.id.startswith("app."):
+        if binding.id is None or binding.id.startswith("app."):
             continue
-        if binding.id in seen or not active.enabled:
+        if binding.action in seen or not active.enabled:
             continue
-        seen.add(binding.id)
+        seen.add(binding.action)
         yield SystemCommand(
             binding.description,
             f"Key {screen.app.get_key_display(binding)} ({binding.id})",

@@ -86,9 +86,9 @@ class LogsScreen(Screen[None]):
         Binding("o", "order", "Order", id="logs.order"),
         Binding("y", "copy", "Copy JSON", id="logs.copy"),
         Binding("e", "error(True)", "Next error", id="logs.next_error"),
-        Binding("E", "error(False)", "Prev error", id="logs.prev_error"),
-        Binding("r", "reload", "Reload", id="logs.reload"),
-        Binding("escape", "close", "Close", id="logs.close"),
+        Binding("E", "error(False)", "Prev error", id="logs.prev_error", show=False),
+        Binding("r", "reload", "Reload", id="logs.reload", show=False),
+        Binding("escape", "close", "Close", id="logs.close", show=False),
     ]
 
     def __init__(self) -> None:
@@ -103,25 +103,44 @@ class LogsScreen(Screen[None]):
         self._keep: RowHead | None = None
 
     def compose(self) -> Any:
-        with Vertical(id="filters"):
-            with Horizontal(classes="toggles"):
-                yield Label("system", classes="group")
-                for name in SYSTEMS:
-                    yield Checkbox(name, True, id=f"sys-{name}")
-                yield Label("level", classes="group")
-                for name in LEVELS:
-                    yield Checkbox(name, True, id=f"lvl-{name}")
-            with Horizontal(classes="inputs"):
-                yield Input(placeholder="trace ids", id="f-trace")
-                yield Input(placeholder="user ids", id="f-user")
-                yield Input(placeholder="since (15m, ISO)", id="f-since")
-                yield Input(placeholder="until", id="f-until")
+        yield Vertical(id="filters")
         yield LogHeader()
         yield LogTable(id="table")
         yield DetailPane(id="detail")
         yield Input(placeholder="search message, context, stack", id="search")
         yield Static(id="status")
         yield Footer()
+
+    async def _ensure_filters(self) -> None:
+        """Mount the filter controls the first time they are needed."""
+        panel = self.query_one("#filters")
+        if panel.children:
+            return
+        toggles = Horizontal(
+            Label("system", classes="group"),
+            *(Checkbox(name, True, id=f"sys-{name}") for name in SYSTEMS),
+            Label("level", classes="group"),
+            *(Checkbox(name, True, id=f"lvl-{name}") for name in LEVELS),
+            classes="toggles",
+        )
+        inputs = Horizontal(
+            Input(placeholder="trace ids", id="f-trace"),
+            Input(placeholder="user ids", id="f-user"),
+            Input(placeholder="since (15m, ISO)", id="f-since"),
+            Input(placeholder="until", id="f-until"),
+            classes="inputs",
+        )
+        await panel.mount_all([toggles, inputs])
+
+    def _flags(self, prefix: str, values: tuple[str, ...]) -> tuple[bool, ...]:
+        """Each toggle's state (on while the panel has not been built)."""
+        return tuple(
+            all(box.value for box in self.query(f"#{prefix}-{v}").results(Checkbox))
+            for v in values
+        )
+
+    def _text(self, selector: str) -> str:
+        return next((f.value for f in self.query(selector).results(Input)), "")
 
     @property
     def table(self) -> LogTable:
@@ -150,24 +169,20 @@ class LogsScreen(Screen[None]):
 
     def build_filter(self) -> LogFilter:
         """The LogFilter the controls describe (bad times are reported, ignored)."""
-        systems = chosen(
-            SYSTEMS, tuple(self.query_one(f"#sys-{s}", Checkbox).value for s in SYSTEMS)
-        )
-        levels = chosen(
-            LEVELS, tuple(self.query_one(f"#lvl-{v}", Checkbox).value for v in LEVELS)
-        )
         return LogFilter(
-            systems=systems,
-            levels=levels,
-            traces=split_ids(self.query_one("#f-trace", Input).value),
-            users=split_ids(self.query_one("#f-user", Input).value),
+            systems=chosen(SYSTEMS, self._flags("sys", SYSTEMS)),
+            levels=chosen(LEVELS, self._flags("lvl", LEVELS)),
+            traces=split_ids(self._text("#f-trace")),
+            users=split_ids(self._text("#f-user")),
             since_ms=self._time("#f-since"),
             until_ms=self._time("#f-until"),
             search=self.query_one("#search", Input).value,
         )
 
     def _time(self, selector: str) -> int | None:
-        field = self.query_one(selector, Input)
+        field = next(iter(self.query(selector).results(Input)), None)
+        if field is None:
+            return None
         text = field.value.strip()
         field.remove_class("-invalid")
         if not text:
@@ -335,8 +350,9 @@ class LogsScreen(Screen[None]):
         search.add_class("-open")
         search.focus()
 
-    def action_filters(self) -> None:
+    async def action_filters(self) -> None:
         """Show or hide the filter controls."""
+        await self._ensure_filters()
         panel = self.query_one("#filters")
         panel.toggle_class("-open")
         if panel.has_class("-open"):
@@ -344,8 +360,9 @@ class LogsScreen(Screen[None]):
         else:
             self.table.focus()
 
-    def action_narrow(self, field: str) -> None:
+    async def action_narrow(self, field: str) -> None:
         """Show only the entries of the current row's trace (or user)."""
+        await self._ensure_filters()
         row = self.table.current
         if row is None:
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from textual.widgets import Static
 
 from logsync_tui.app import LogsyncApp
@@ -34,26 +33,31 @@ def message_cell(strip_text: str) -> str:
     return strip_text[FIXED_WIDTH:]
 
 
-@pytest.mark.parametrize(("message", "cell", "detail"), CASES)
-async def test_message_shown_literally(
-    synced: Synced, make_app: MakeApp, message: str, cell: str, detail: str
-) -> None:
-    store = synced([entry(1, message=message, user_id="[b]u[/b]", trace_id="[t")])
+async def test_messages_shown_literally(synced: Synced, make_app: MakeApp) -> None:
+    rows = [
+        entry(n, message=message, user_id="[b]u[/b]", trace_id="[t")
+        for n, (message, _, _) in enumerate(CASES)
+    ]
+    store = synced(rows)
     async with make_app(store).run_test(size=SIZE) as pilot:
         screen = await settle(pilot)
-        strip = screen.table.render_line(0)
-        assert strip.cell_length == screen.table.size.width
-        text = "".join(segment.text for segment in strip)
-        assert message_cell(text).startswith(cell)
-        assert " [b]u[/b] " in text
-        assert " [t " in text
-        styles = [s.style for s in strip if s.style is not None]
-        assert not any(style.link for style in styles)
-        await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        body = screen.query_one(DetailPane).query_one("#detail-body", Static)
-        assert detail in render_plain(body.content)
+        await pilot.press("o")
+        screen = await settle(pilot)
+        pane = screen.query_one(DetailPane)
+        for y, (_, cell, detail) in enumerate(CASES):
+            strip = screen.table.render_line(y)
+            assert strip.cell_length == screen.table.size.width
+            text = "".join(segment.text for segment in strip)
+            assert message_cell(text).startswith(cell)
+            assert " [b]u[/b] " in text
+            assert " [t " in text
+            styles = [s.style for s in strip if s.style is not None]
+            assert not any(style.link for style in styles)
+            await pilot.press(*(("g", "enter") if y == 0 else ("down",)))
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            body = pane.query_one("#detail-body", Static)
+            assert detail in render_plain(body.content)
 
 
 async def test_one_megabyte_line_is_cut_in_table_and_whole_in_detail(

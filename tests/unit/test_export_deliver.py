@@ -3,6 +3,7 @@ and the `logsync export` exit codes run as a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,18 @@ def test_default_filename_and_preview(
         text, cut = preview_export(con, ExportSpec("text"), max_chars=1000, now_ms=1)
         full, _ = render_export(con, ExportSpec("text"), now_ms=1)
     assert cut and len(text) == 1000 and full.startswith(text)
+
+
+def test_cli_copy_through_a_clipboard_tool(db: Path, tmp_path: Path) -> None:
+    bin_dir, sink = tmp_path / "bin", tmp_path / "clipboard.txt"
+    bin_dir.mkdir()
+    tool = bin_dir / "xclip"
+    tool.write_text(f"#!/bin/sh\ncat > '{sink}'\n")
+    tool.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "DISPLAY": ":0",
+           "WAYLAND_DISPLAY": ""}  # fmt: skip
+    done = run(tmp_path, "--db", str(db), "--format", "json", "--copy", **env)
+    assert done.returncode == 0 and done.stdout == "" and one_line(done.stderr)
+    assert "copied to the clipboard (xclip)" in done.stderr
+    doc = json.loads(sink.read_text(encoding="utf-8"))
+    assert doc["export"]["counts"]["entries"] == 3
