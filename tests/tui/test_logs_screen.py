@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Static
+from textual.worker import WorkerCancelled
 
 from logsync_tui.app import LogsyncApp
 from logsync_tui.screens.logs import LogsScreen
@@ -25,7 +27,9 @@ async def settle(pilot: Pilot[object]) -> LogsScreen:
     assert isinstance(screen, LogsScreen)
     for _ in range(200):
         await pilot.pause(0.02)
-        await pilot.app.workers.wait_for_complete()
+        # An exclusive worker replaced by a newer one ends cancelled: normal.
+        with contextlib.suppress(WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
         if (
             screen.matching is not None
             and screen.loaded_generation == screen.generation
