@@ -20,6 +20,7 @@ from logsync_tui.screens.export import ExportScreen
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.screens.stats import StatsScreen
 from logsync_tui.screens.sync import SyncScreen
+from logsync_tui.screens.traces import TracesScreen
 from logsync_tui.sources.redis import RedisSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.queries import LogFilter
@@ -34,6 +35,7 @@ SCREEN_TITLES = {
     "sync": "Sync",
     "logs": "Logs",
     "export": "Export",
+    "traces": "Traces",
 }
 
 
@@ -47,8 +49,8 @@ class LogsyncApp(App[int]):
       given), `self.source` (a
       `RedisSource` from `settings.redis_url`, else None: every screen must
       work on the local store alone).
-    - Screens are Textual MODES named stats, sync, logs, export, bound to the
-      keys 1 to 4 and listed in the command palette.
+    - Screens are Textual MODES named stats, sync, logs, export, traces,
+      bound to the keys 1 to 5 and listed in the command palette.
     - `self.log_filter` / `self.selected_id`: what the Logs screen shows and
       which row is under its cursor; the Export screen reads them.
     - Workers that fail with a LogsyncError are reported by
@@ -67,12 +69,14 @@ class LogsyncApp(App[int]):
         "sync": SyncScreen,
         "logs": LogsScreen,
         "export": ExportScreen,
+        "traces": TracesScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('stats')", "Stats", id="app.stats"),
         Binding("2", "show('sync')", "Sync", id="app.sync"),
         Binding("3", "show('logs')", "Logs", id="app.logs"),
         Binding("4", "show('export')", "Export", id="app.export"),
+        Binding("5", "show('traces')", "Traces", id="app.traces"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 

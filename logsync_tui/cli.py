@@ -93,6 +93,26 @@ def _add_demo(sub: Any) -> None:
     p.set_defaults(handler=cmd_demo)
 
 
+def _add_import_legacy(sub: Any) -> None:
+    p = sub.add_parser("import-legacy", help="import the old Convex logging tables")
+    _common(p)
+    p.add_argument("export", type=Path, metavar="EXPORT", help="ZIP, folder or JSONL")
+    p.add_argument("--table", metavar="NAME", help="the table of a single JSONL file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_import_legacy)
+
+
+def _add_traces(sub: Any) -> None:
+    p = sub.add_parser("traces", help="list stored traces with their insight")
+    _common(p)
+    p.add_argument("trace", nargs="?", metavar="ID", help="one trace in detail")
+    p.add_argument("--sort", choices=["start", "duration", "entries", "errors"])
+    p.add_argument("--search", default="", metavar="TEXT", help="id, user, system")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_traces)
+
+
 def _add_export(sub: Any) -> None:
     p = sub.add_parser(
         "export", help="write stored logs as JSON, AI text (markdown) or CSV"
@@ -162,6 +182,8 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_sync,
     _add_seed,
     _add_demo,
+    _add_import_legacy,
+    _add_traces,
     _add_export,
     _add_clean,
     _add_store,
@@ -447,6 +469,63 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from logsync_tui.demo import run_demo
 
     return run_demo(headless=args.headless)
+
+
+def cmd_import_legacy(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync import-legacy`: the old Convex tables into the store."""
+    from logsync_tui.legacy import ImportOptions, format_import, import_export
+
+    def show(p: Any) -> None:
+        print(f"\rlogsync: {p.describe()}", end="", file=sys.stderr, flush=True)
+
+    live = show if sys.stderr.isatty() else None
+    with _open_store(settings) as store:
+        options = ImportOptions(policy=settings.conflict_policy, progress=live)
+        try:
+            result = import_export(store, args.export, args.table, options)
+        finally:
+            if live is not None:
+                print(file=sys.stderr)
+    if args.json:
+        _emit(result.as_json())
+    else:
+        print(format_import(result))
+    return ExitCode.OK
+
+
+def cmd_traces(args: argparse.Namespace, settings: Settings) -> int:
+    """`logsync traces`: the stored traces, or one trace's insight."""
+    from logsync_tui import insight
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with _open_store(settings, read_only=True) as store:
+        con = store.cursor()
+        if args.trace:
+            return _trace_detail(con, args, settings)
+        view = insight.overview(con)
+        rows = insight.list_traces(
+            con, search=args.search, sort=args.sort or "start", limit=args.limit
+        )
+    if args.json:
+        _emit({"overview": view.as_json(), "traces": [r.as_json() for r in rows]})
+    else:
+        print(insight.format_trace_list(view, rows))
+    return ExitCode.OK
+
+
+def _trace_detail(con: Any, args: argparse.Namespace, settings: Settings) -> int:
+    from logsync_tui import insight
+    from logsync_tui.errors import StoreError
+
+    found = insight.trace_insight(con, args.trace)
+    if found is None:
+        raise StoreError(f"no trace {args.trace} in {settings.db}")
+    if args.json:
+        _emit(found.as_json())
+    else:
+        print(insight.format_insight(found))
+    return ExitCode.OK
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:

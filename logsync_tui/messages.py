@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from logsync_tui.export import ExportReport, ExportSpec
+from logsync_tui.insight import Overview, TraceInsight, TraceRow
 from logsync_tui.storage.navigate import RowHead
 from logsync_tui.storage.queries import LogRow
 from logsync_tui.storage.runs import RunRecord, UndoResult
@@ -106,3 +107,29 @@ class ExportMeasured(Message):
 
     spec: ExportSpec
     report: ExportReport
+
+
+@dataclass
+class TracesLoaded(Message):
+    """The Traces screen's list for one sort and filter, with the overview."""
+
+    generation: int
+    overview: Overview
+    rows: list[TraceRow]
+
+
+@dataclass
+class TraceLoaded(Message):
+    """One trace's insight and its first entries, oldest first."""
+
+    insight: TraceInsight
+    entries: list[LogRow]
+
+
+@dataclass
+class TraceExported(Message):
+    """A trace's AI text export, ready to copy; `summary` describes it."""
+
+    trace_id: str
+    text: str
+    summary: str

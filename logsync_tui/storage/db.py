@@ -110,8 +110,31 @@ CREATE TABLE settings (
 # makes the file about 45% smaller.
 
 
+# Schema 0 is the seed shape: a lone `debug_logs` (id, trace_id, user_id,
+# system, level, message, timestamp, context, stack, raw_data, synced_at) and
+# no schema_version. Migration 1 adopts its rows under one `migrate` run.
+_ADOPT_V0 = """
+INSERT INTO sync_runs (kind, scope, source, started_at, finished_at, status,
+                       scanned, inserted)
+SELECT 'migrate', '{"from_schema": 0}', 'store', now()::TIMESTAMP,
+       now()::TIMESTAMP, 'ok', count(*), count(*) FROM debug_logs_v0;
+INSERT INTO debug_logs
+SELECT id, trace_id, user_id, system, level, message, timestamp, context, stack,
+       coalesce(raw_data, to_json(v)::VARCHAR), NULL, 'logs:' || trace_id,
+       coalesce(try_cast(synced_at AS TIMESTAMP), now()::TIMESTAMP),
+       currval('sync_run_seq')
+FROM debug_logs_v0 v;
+DROP TABLE debug_logs_v0;
+"""
+
+
 def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    seed = _has_table(con, "debug_logs")
+    if seed:
+        con.execute("ALTER TABLE debug_logs RENAME TO debug_logs_v0")
     con.execute(_V1)
+    if seed:
+        con.execute(_ADOPT_V0)
 
 
 def _v2(con: duckdb.DuckDBPyConnection) -> None:
@@ -257,10 +280,26 @@ class Store:
                 "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number]
             )
             con.execute("COMMIT")
-        except Exception:
+        except Exception as exc:
             con.execute("ROLLBACK")
-            raise
+            if not isinstance(exc, duckdb.Error):
+                raise
+            first = str(exc).splitlines()[0]
+            raise StoreError(
+                f"cannot upgrade {self.path} to schema {number} ({first}); "
+                "the file was left as it was"
+            ) from exc
         log.info("store %s migrated to schema %d", self.path, number)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = first_row(
+        con,
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = ? AND table_schema = 'main'",
+        [name],
+    )
+    return bool(found and found[0])
 
 
 def first_row(
@@ -277,12 +316,7 @@ def first_row(
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, or 0 when the file has none."""
-    found = first_row(
-        con,
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_name = 'schema_version' AND table_schema = 'main'",
-    )
-    if not found or not found[0]:
+    if not _has_table(con, "schema_version"):
         return 0
     row = first_row(con, "SELECT max(version) FROM schema_version")
     return int(row[0]) if row and row[0] is not None else 0

@@ -16,6 +16,10 @@ HEADLESS = [
     "logsync_tui.stats",
     "logsync_tui.errors",
     "logsync_tui.cli",
+    "logsync_tui.legacy",
+    "logsync_tui.insight",
+    "logsync_tui.storage.legacy",
+    "logsync_tui.storage.insight",
 ]
 
 
