@@ -186,8 +186,14 @@ def next_with_level(
 
 
 def store_mark(con: duckdb.DuckDBPyConnection) -> tuple[int, int | None]:
-    """(stored entries, newest sync run among them): changes when a sync,
-    an undo or a clean changes what the table could show."""
-    found = con.execute("SELECT count(*), max(sync_run_id) FROM debug_logs").fetchone()
+    """(stored entries, newest recorded run).
+
+    It changes whenever a sync, import, undo or clean changes what the table
+    could show: each of them records a run or changes the count. Reading
+    the run from sync_runs keeps it cheap (no scan of debug_logs).
+    """
+    found = con.execute(
+        "SELECT (SELECT count(*) FROM debug_logs), (SELECT max(run_id) FROM sync_runs)"
+    ).fetchone()
     assert found is not None
     return int(found[0]), (int(found[1]) if found[1] is not None else None)
