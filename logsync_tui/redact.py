@@ -83,9 +83,11 @@ _SECRET_KEY_WORDS = (
     "credential",
     "credentials",
 )
+# Up to three separators between the parts: `api_key`, `api__key`, `API-_-KEY`.
+_SEP = r"[^A-Za-z0-9\s]{0,3}"
 _KEY_WORDS_RE = (
-    r"pass[^A-Za-z0-9]?(?:word|wd|phrase)|pwd|secret|token"
-    r"|(?:api|access|private)[^A-Za-z0-9]?key|cookie|session[^A-Za-z0-9]?id"
+    rf"pass{_SEP}(?:word|wd|phrase)|pwd|secret|token"
+    rf"|(?:api|access|private){_SEP}key|cookie|session{_SEP}id"
     r"|credentials?"
 )
 _API_KEY_SHAPES = (

@@ -162,6 +162,18 @@ def test_innocent_text_is_untouched() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["api__key=abc123def", "API-_-KEY: abc123def", "pass__word=abc123def",
+     "session--id=abc123def", "x access.key = abc123def"],
+)  # fmt: skip
+def test_key_words_with_repeated_separators(text: str) -> None:
+    red = Redactor()
+    out = red.text(text)
+    assert "abc123def" not in out and out.endswith("[redacted:secret]")
+    assert red.total == 1
+
+
+@pytest.mark.parametrize(
     "spec",
     [
         ExportSpec("json"),
