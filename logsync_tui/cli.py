@@ -271,10 +271,10 @@ def _redis_source(settings: Settings) -> Any:
 
 def _source(settings: Settings) -> Any:
     """Redis when a Redis URL is set, else the Worker; one shared limiter."""
-    from logsync_tui.logsetup import log_path
+    from logsync_tui.logsetup import ledger_path
     from logsync_tui.sources.select import open_source
 
-    source = open_source(settings, log_path().parent / "requests.json")
+    source = open_source(settings, ledger_path())
     if source is None:
         raise UsageError(
             "no source: pass --redis-url or --worker-url, or set LOGSYNC_REDIS_URL, "
@@ -531,17 +531,17 @@ def _trace_detail(con: Any, args: argparse.Namespace, settings: Settings) -> int
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync export`: data to stdout, a file or the clipboard; size on stderr."""
     from logsync_tui.export import save_export
-    from logsync_tui.storage import Store
 
     spec = _export_spec(args)
     if args.copy and args.output is not None:
         raise UsageError("--copy and -o are alternatives: pick one")
     if args.force and args.output is None:
         raise UsageError("--force goes with -o FILE")
-    with Store.open(settings.db, read_only=True) as store:
+    with _open_store(settings, read_only=True) as store:
         con = store.cursor()
         if args.copy:
-            return _export_copy(con, spec)
+            _export_copy(con, spec)
+            return ExitCode.OK
         if args.output is not None:
             report = save_export(con, spec, args.output, force=args.force)
         else:
@@ -599,7 +599,7 @@ def _export_stdout(con: Any, spec: Any) -> Any:
     return report
 
 
-def _export_copy(con: Any, spec: Any) -> int:
+def _export_copy(con: Any, spec: Any) -> None:
     from logsync_tui.errors import ExportError
     from logsync_tui.export import copy_text, render_export
 
