@@ -20,6 +20,11 @@ def log_path() -> Path:
     return Path(platformdirs.user_state_dir("logsync")) / "logsync.log"
 
 
+def ledger_path() -> Path:
+    """Where the shared rate limiter keeps today's request count, beside the log."""
+    return log_path().parent / "requests.json"
+
+
 def setup_logging(level: int = logging.INFO) -> Path:
     """Send every logger's records to the rotating log file and return its path."""
     path = log_path()
