@@ -1,4 +1,4 @@
-"""The Textual application: one App switching between the four screens."""
+"""The Textual application: one App switching between its screens."""
 
 from __future__ import annotations
 
@@ -16,14 +16,19 @@ from textual.worker import Worker, WorkerState
 
 from logsync_tui.config import Settings
 from logsync_tui.errors import LogsyncError
+from logsync_tui.logsetup import ledger_path
 from logsync_tui.screens.export import ExportScreen
 from logsync_tui.screens.logs import LogsScreen
 from logsync_tui.screens.stats import StatsScreen
+from logsync_tui.screens.store import StoreScreen, retention_text
 from logsync_tui.screens.sync import SyncScreen
 from logsync_tui.screens.traces import TracesScreen
 from logsync_tui.sources.redis import RedisSource
+from logsync_tui.sources.select import open_source, worker_beside
+from logsync_tui.sources.worker import WorkerSource
 from logsync_tui.storage import Store
 from logsync_tui.storage.queries import LogFilter
+from logsync_tui.storage.retention import RetentionResult, apply_retention
 from logsync_tui.timeparse import now_ms
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,7 @@ SCREEN_TITLES = {
     "logs": "Logs",
     "export": "Export",
     "traces": "Traces",
+    "store": "Store",
 }
 
 
@@ -46,11 +52,12 @@ class LogsyncApp(App[int]):
     - `LogsyncApp(settings, *, store=None, start=None, clock=now_ms)`
       (`start`: the first mode; `clock`: epoch ms, fixed in snapshot tests);
       `self.settings`, `self.store` (opened from `settings.db` when not
-      given), `self.source` (a
-      `RedisSource` from `settings.redis_url`, else None: every screen must
-      work on the local store alone).
+      given), `self.source` (`sources.select.open_source`: a `RedisSource`
+      when a Redis URL is set, else a `WorkerSource` when a Worker URL is,
+      else None: every screen must work on the local store alone), and
+      `self.worker_beside` (the Worker too when both URLs are set).
     - Screens are Textual MODES named stats, sync, logs, export, traces,
-      bound to the keys 1 to 5 and listed in the command palette.
+      store, bound to the keys 1 to 6 and listed in the command palette.
     - `self.log_filter` / `self.selected_id`: what the Logs screen shows and
       which row is under its cursor; the Export screen reads them.
     - Workers that fail with a LogsyncError are reported by
@@ -70,6 +77,7 @@ class LogsyncApp(App[int]):
         "logs": LogsScreen,
         "export": ExportScreen,
         "traces": TracesScreen,
+        "store": StoreScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('stats')", "Stats", id="app.stats"),
@@ -77,6 +85,7 @@ class LogsyncApp(App[int]):
         Binding("3", "show('logs')", "Logs", id="app.logs"),
         Binding("4", "show('export')", "Export", id="app.export"),
         Binding("5", "show('traces')", "Traces", id="app.traces"),
+        Binding("6", "show('store')", "Store", id="app.store"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -87,21 +96,34 @@ class LogsyncApp(App[int]):
         store: Store | None = None,
         start: str | None = None,
         clock: Callable[[], int] = now_ms,
+        ledger: Path | None = None,
+        retained: RetentionResult | None = None,
     ) -> None:
+        """`ledger`: the file carrying today's request count (none in tests);
+        `retained`: what the retention pass at start removed, to announce."""
         super().__init__()
         self._start = start
         self.clock = clock
         self.settings = settings
         self._owns_store = store is None
         self.store: Store = store if store is not None else Store.open(settings.db)
-        self.source: RedisSource | None = (
-            RedisSource(settings.redis_url) if settings.redis_url else None
+        self.source: RedisSource | WorkerSource | None = open_source(settings, ledger)
+        self.worker_beside: WorkerSource | None = (
+            worker_beside(settings, self.source) if self.source is not None else None
         )
+        self._retained = retained
         self.log_filter = LogFilter()
         self.selected_id: str | None = None
 
     def on_mount(self) -> None:
         self.switch_mode(self._start or self.start_mode())
+        if self._retained is not None and self._retained.run_id is not None:
+            self.notify(
+                retention_text(self._retained),
+                title="retention",
+                timeout=10,
+                markup=False,
+            )
         if self.store.read_only:
             self.notify(
                 f"{self.store.path} is open in another logsync, so it was opened "
@@ -117,7 +139,7 @@ class LogsyncApp(App[int]):
         return "stats" if "stats" in self.MODES else "logs"
 
     def action_show(self, mode: str) -> None:
-        """Switch to one of the four screens."""
+        """Switch to one of the screens."""
         self.switch_mode(mode)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -148,8 +170,9 @@ class LogsyncApp(App[int]):
         )
 
     def on_unmount(self) -> None:
-        if self.source is not None:
-            self.source.close()
+        for source in (self.source, self.worker_beside):
+            if source is not None:
+                source.close()
         if self._owns_store:
             self.store.close()
 
@@ -176,7 +199,9 @@ def run_app(settings: Settings) -> int:
 
     The store is opened before the screen is taken over, so waiting for a
     busy file is reported on stderr like any command; when other processes
-    only read it, the app opens it read-only.
+    only read it, the app opens it read-only. The retention limits are
+    applied before the app starts, while no cursor exists that compaction
+    could invalidate.
     """
     store = Store.open(
         settings.db,
@@ -185,10 +210,28 @@ def run_app(settings: Settings) -> int:
         fallback_read_only=True,
     )
     try:
-        result = LogsyncApp(settings, store=store).run()
+        retained = retain_at_start(store)
+        app = LogsyncApp(settings, store=store, ledger=ledger_path(), retained=retained)
+        result = app.run()
     finally:
         store.close()
     return int(result or 0)
+
+
+def retain_at_start(store: Store) -> RetentionResult | None:
+    """Apply the store's retention limits, as every app start does.
+
+    None for a read-only store, or when the pass failed (logged and told on
+    stderr: the app still opens).
+    """
+    if store.read_only:
+        return None
+    try:
+        return apply_retention(store)
+    except LogsyncError as exc:
+        log.warning("retention at start: %s", exc.one_line())
+        _tell(f"retention not applied: {exc.one_line()}")
+        return None
 
 
 def _tell(text: str) -> None:

@@ -9,8 +9,16 @@ from textual.message import Message
 from logsync_tui.export import ExportReport, ExportSpec
 from logsync_tui.insight import Overview, TraceInsight, TraceRow
 from logsync_tui.storage.navigate import RowHead
+from logsync_tui.storage.quarantine import QuarantinedEntry
 from logsync_tui.storage.queries import LogRow
+from logsync_tui.storage.retention import (
+    CleanCounts,
+    CleanRequest,
+    RetentionPolicy,
+    StorageUsage,
+)
 from logsync_tui.storage.runs import RunRecord, UndoResult
+from logsync_tui.storage.summary import StoreSummary
 from logsync_tui.sync import SyncProgress, SyncResult
 
 
@@ -133,3 +141,29 @@ class TraceExported(Message):
     trace_id: str
     text: str
     summary: str
+
+
+@dataclass
+class StoreLoaded(Message):
+    """What the Store screen shows: usage, retention limits, the quarantine."""
+
+    usage: StorageUsage
+    summary: StoreSummary
+    policy: RetentionPolicy
+    quarantine: list[QuarantinedEntry]
+
+
+@dataclass
+class CleanPlanned(Message):
+    """How much a clean would remove, to ask before it runs."""
+
+    request: CleanRequest
+    counts: CleanCounts
+
+
+@dataclass
+class StoreChanged(Message):
+    """A clean, retention pass, retry or purge finished; `text` says what it did."""
+
+    title: str
+    text: str

@@ -1,9 +1,11 @@
-"""The Stats screen: what the Redis buffer holds, without importing it.
+"""The Stats screen: what the buffer holds, without importing it.
 
 The buffer summary comes from `stats.buffer_stats` in a thread worker (it
-scans Redis); the local store's summary sits beside it and comes from a
-second worker in the "db" group. When Redis is missing or unreachable a
-banner says why, and the store side keeps working.
+scans Redis, or asks the Worker's /health and /traces/recent); the local
+store's summary sits beside it and comes from a second worker in the "db"
+group. With both URLs set, Redis is scanned and the Worker's health is shown
+beside. When no source is set or it is unreachable a banner says why, and
+the store side keeps working.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import duckdb
 from rich.console import Group
@@ -27,7 +29,12 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, get_current_worker
 
 from logsync_tui.errors import SourceError
-from logsync_tui.stats import EXPIRY_WARNING_SECONDS, BufferStats, buffer_stats
+from logsync_tui.sources.worker import WorkerSource
+from logsync_tui.stats import (
+    EXPIRY_WARNING_SECONDS,
+    BufferStats,
+    buffer_stats,
+)
 from logsync_tui.storage.summary import StoreSummary, store_summary
 from logsync_tui.widgets import figures
 from logsync_tui.widgets.safe_text import LEVEL_STYLES, SYSTEM_STYLES, one_line
@@ -89,10 +96,12 @@ class StatsScreen(Screen[None]):
         with Horizontal(id="columns"):
             with VerticalScroll(id="buffer"):
                 yield Static(id="connection", classes="panel")
+                yield Static(id="worker", classes="panel")
                 with Horizontal(id="figures"):
                     yield Static(id="counts", classes="panel")
                     yield Static(id="breakdown", classes="panel")
                 yield Static(id="ttl", classes="panel")
+                yield Static(id="cost", classes="panel")
                 with Vertical(id="chart", classes="panel"):
                     yield Static(id="chart-title", markup=False)
                     yield Sparkline([], id="per-minute")
@@ -110,7 +119,14 @@ class StatsScreen(Screen[None]):
         table.border_title = "Most recent traces"
         for label in ("trace", "last entry", "entries", "systems", "errors"):
             table.add_column(label, key=label)
-        self.query_one("#connection").border_title = "Redis buffer"
+        worker_only = isinstance(self.logsync.source, WorkerSource)
+        self.query_one("#connection").border_title = (
+            "Buffer through the Worker" if worker_only else "Redis buffer"
+        )
+        self.query_one("#worker").border_title = "Worker"
+        self.query_one("#worker").display = False
+        self.query_one("#cost").border_title = "Requests"
+        self.query_one("#cost").display = False
         self.query_one("#store").border_title = "Local store"
         self.query_one("#chart").border_title = "Entries per minute"
         self.query_one("#ttl").border_title = "Time to live"
@@ -130,11 +146,12 @@ class StatsScreen(Screen[None]):
         self.load_store_summary()
         if self.logsync.source is None:
             self._show_banner(
-                "No Redis configured: set LOGSYNC_REDIS_URL or pass --redis-url. "
+                "No Redis configured (and no Worker URL): set LOGSYNC_REDIS_URL or "
+                "LOGSYNC_WORKER_URL, or pass --redis-url or --worker-url. "
                 "The local store beside still works."
             )
             self.query_one("#connection", Static).update(
-                Text("○ no Redis configured", style="bold yellow")
+                Text("○ no Redis or Worker configured", style="bold yellow")
             )
             self._set_status(Text("No buffer to scan.", style="dim"))
             return
@@ -149,8 +166,10 @@ class StatsScreen(Screen[None]):
         source = self.logsync.source
         if source is None:
             return
+        beside = self.logsync.worker_beside
+        extra: dict[str, Any] = {"worker": beside} if beside is not None else {}
         try:
-            stats = self._load_stats(source, self._scan_cancel)
+            stats = self._load_stats(source, self._scan_cancel, **extra)
         except SourceError as exc:
             log.warning("stats: %s", exc.one_line())
             if not get_current_worker().is_cancelled:
@@ -184,11 +203,12 @@ class StatsScreen(Screen[None]):
         self.query_one("#status", Static).update(text)
 
     def _show_unreachable(self, error: SourceError) -> None:
+        source = self.logsync.source
+        what = "Worker" if isinstance(source, WorkerSource) else "Redis"
         self._show_banner(
-            f"Redis unreachable: {error.cause.rstrip('.')}. Check the URL and the "
+            f"{what} unreachable: {error.cause.rstrip('.')}. Check the URL and the "
             "network; the Logs and Export screens still work on the local store."
         )
-        source = self.logsync.source
         where = source.describe() if source is not None else ""
         line = Text("○ unreachable ", style="bold red").append(where, style="")
         self.query_one("#connection", Static).update(line)
@@ -198,6 +218,7 @@ class StatsScreen(Screen[None]):
         now = self._now()
         self._show_banner(None)
         self.query_one("#connection", Static).update(connection_text(stats))
+        self._show_worker(stats)
         self.query_one("#counts", Static).update(counts_table(stats))
         self.query_one("#breakdown", Static).update(breakdown_table(stats))
         self.query_one("#ttl", Static).update(ttl_text(stats))
@@ -211,6 +232,17 @@ class StatsScreen(Screen[None]):
                 f"refreshes {every}"
             )
         )
+
+    def _show_worker(self, stats: BufferStats) -> None:
+        panel = self.query_one("#worker", Static)
+        panel.display = stats.worker is not None
+        if stats.worker is not None:
+            beside = self.logsync.worker_beside
+            url = beside.describe() if beside is not None else None
+            panel.update(worker_text(stats.worker, url))
+        cost = self.query_one("#cost", Static)
+        cost.display = bool(stats.cost or stats.notes)
+        cost.update(cost_text(stats))
 
     def _show_chart(self, stats: BufferStats, now: int) -> None:
         series = minute_series(stats.per_minute, now)
@@ -246,6 +278,14 @@ def connection_text(stats: BufferStats) -> Text:
     text = Text()
     text.append("● connected ", style="bold green")
     text.append(stats.source)
+    if stats.kind == "worker":
+        worker = stats.worker or {}
+        text.append(
+            f"\nlatency {stats.latency_ms:.1f} ms · Worker {worker.get('service')} "
+            f"{worker.get('status')} · redis {worker.get('redis')}",
+            style="dim",
+        )
+        return text
     text.append(
         f"\nlatency {stats.latency_ms:.1f} ms · redis {stats.server_version} · "
         f"memory {stats.used_memory}",
@@ -259,6 +299,11 @@ def counts_table(stats: BufferStats) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")
+    if stats.kind == "worker":
+        table.add_row("entries", figures.count(stats.entries))
+        table.add_row("listed traces", figures.count(stats.traces))
+        table.add_row(Text("(the Worker lists at most 50)", style="dim"), "")
+        return table
     rows = [
         ("entries", stats.entries),
         ("active traces", stats.traces),
@@ -302,6 +347,11 @@ def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
 def ttl_text(stats: BufferStats) -> Text:
     """Soonest expiry, and a warning naming how much expires within 10 minutes."""
     text = Text()
+    if stats.kind == "worker":
+        ttl = (stats.worker or {}).get("ttl_seconds")
+        kept = figures.duration(ttl) if isinstance(ttl, int) else "?"
+        text.append(f"the Worker keeps entries {kept} after a trace's last push")
+        return text
     if stats.soonest_expiry_seconds is None:
         text.append("no key has a time to live")
     else:
@@ -317,6 +367,49 @@ def ttl_text(stats: BufferStats) -> Text:
             f"{minutes} minutes: sync them now (2 → Sync)",
             style="bold yellow",
         )
+    return text
+
+
+def worker_text(worker: dict[str, Any], url: str | None) -> Text:
+    """The Worker's health: components and the cost model it reports."""
+    text = Text()
+    if url is not None:
+        text.append(url, style="bold")
+        text.append("\n")
+    ok = worker.get("http_status") == 200
+    text.append("● " if ok else "○ ", style="bold green" if ok else "bold red")
+    text.append(
+        f"{worker.get('service')} {worker.get('status')} · HTTP "
+        f"{worker.get('http_status')} · redis {worker.get('redis')} "
+        f"{worker.get('redis_url') or ''}".rstrip()
+    )
+    for name in ("rate_limiter", "log_processor", "cost_model"):
+        value = worker.get(name)
+        if value:
+            text.append(f"\n{name.replace('_', ' ')}: ", style="bold")
+            text.append(one_line(_flat(value), 200))
+    return text
+
+
+def _flat(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_flat(v)}" for k, v in value.items())
+    return str(value)
+
+
+def cost_text(stats: BufferStats) -> Text:
+    """What a full sync costs in requests, what was used, and the notes."""
+    cost = stats.cost
+    budget = cost.get("daily_budget")
+    rate = cost.get("requests_per_second")
+    text = Text("a full sync costs about ")
+    text.append(figures.count(int(cost.get("sync_requests", 0))), style="bold")
+    text.append(f" requests · {figures.count(int(cost.get('used_today', 0)))} used")
+    text.append(f" today of {figures.count(int(budget))} a day" if budget else " today")
+    text.append(f" · at most {rate:g} per second" if rate else "")
+    for note in stats.notes:
+        text.append("\n⚠ ", style="bold yellow")
+        text.append(one_line(note, 300), style="yellow")
     return text
 
 

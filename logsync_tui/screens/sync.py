@@ -261,7 +261,9 @@ class SyncScreen(Screen[None]):
             return
         if self.logsync.source is None:
             self.notify(
-                "No Redis configured: set LOGSYNC_REDIS_URL or pass --redis-url.",
+                "No Redis configured (and no Worker URL): set LOGSYNC_REDIS_URL or "
+                "LOGSYNC_WORKER_URL (NEXT_PUBLIC_LOG_WORKER_URL and LOG_WORKER_URL "
+                "work too), or pass --redis-url or --worker-url.",
                 title="sync",
                 severity="error",
             )
