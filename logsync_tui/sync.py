@@ -189,32 +189,52 @@ class _Prepared:
 def _prepare(
     chunks: Iterator[ReadChunk], batch_entries: int, keep_marks: bool
 ) -> Iterator[_Prepared]:
-    """Group source chunks into Arrow batches; runs in the reader thread."""
-    pending: list[KeyPiece] = []
-    size = keys_done = 0
+    """Group source chunks into Arrow batches; runs in the reader thread.
+
+    Each chunk becomes Arrow data as soon as it arrives, so the raw bytes
+    objects of at most one chunk are alive at a time.
+    """
+    pending = _Pending()
     for chunk in chunks:
         notes = [f"skipped {b.key}: {b.reason}" for b in chunk.bad_keys] + chunk.notes
+        notes += pending.add(chunk, keep_marks)
         yield _Prepared(chunk.entries, chunk.keys_total, warnings=notes)
-        pending.extend(chunk.pieces)
-        size += chunk.entries
-        keys_done += chunk.keys_done
-        if size >= batch_entries:
-            yield _build(pending, keys_done, keep_marks)
-            pending, size, keys_done = [], 0, 0
-    if pending or keys_done:
-        yield _build(pending, keys_done, keep_marks)
+        if pending.size >= batch_entries:
+            yield pending.take()
+    if pending.size or pending.keys_done:
+        yield pending.take()
 
 
-def _build(pieces: list[KeyPiece], keys_done: int, keep_marks: bool) -> _Prepared:
-    batch, bad_positions = _batch_table(pieces)
-    out = _Prepared(keys_done=keys_done, batch=batch)
-    out.warnings = _invalid_utf8_warnings(pieces, bad_positions)
-    done = [p for p in pieces if p.watermark is not None] if keep_marks else []
-    out.marks = _marks_table(done)
-    out.taken = {p.key: p.watermark.taken for p in done if p.watermark}
-    for piece in pieces:
-        piece.elements = []  # The Arrow batch holds the only copy from here on.
-    return out
+@dataclass
+class _Pending:
+    """Arrow tables and finished keys gathered for the next batch."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    done: list[KeyPiece] = field(default_factory=list)
+    size: int = 0
+    keys_done: int = 0
+
+    def add(self, chunk: ReadChunk, keep_marks: bool) -> list[str]:
+        """Convert a chunk; returns its invalid UTF-8 warnings."""
+        table, bad_positions = _batch_table(chunk.pieces)
+        warnings = _invalid_utf8_warnings(chunk.pieces, bad_positions)
+        self.tables.append(table)
+        self.size += table.num_rows
+        self.keys_done += chunk.keys_done
+        for piece in chunk.pieces:
+            piece.elements = []  # The Arrow table holds the only copy now.
+            if keep_marks and piece.watermark is not None:
+                self.done.append(piece)
+        return warnings
+
+    def take(self) -> _Prepared:
+        """The gathered batch; leaves this empty."""
+        batch = pa.concat_tables(self.tables) if self.tables else _empty_batch()
+        out = _Prepared(keys_done=self.keys_done, batch=batch)
+        out.marks = _marks_table(self.done)
+        out.taken = {p.key: p.watermark.taken for p in self.done if p.watermark}
+        self.tables, self.done, self.size, self.keys_done = [], [], 0, 0
+        return out
 
 
 def _invalid_utf8_warnings(pieces: list[KeyPiece], positions: list[int]) -> list[str]:
@@ -357,6 +377,10 @@ def _accumulate_lengths(pieces: list[KeyPiece]) -> Iterator[int]:
         total += len(piece.elements)
 
 
+def _empty_batch() -> pa.Table:
+    return _batch_table([])[0]
+
+
 def _batch_table(pieces: list[KeyPiece]) -> tuple[pa.Table, list[int]]:
     elements = list(chain.from_iterable(p.elements for p in pieces))
     decoded = decode_elements(elements)
@@ -411,8 +435,14 @@ def _prefetch(
     """Read and prepare in a thread while the caller ingests: one batch ahead."""
     box: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
+    # One batch may wait while another is ingested; progress items are free.
+    batch_slot = threading.Semaphore(1)
 
     def put(item: Any) -> bool:
+        if getattr(item, "batch", None) is not None:
+            while not batch_slot.acquire(timeout=0.1):
+                if stop.is_set() or cancel.is_set():
+                    return False
         while not (stop.is_set() or cancel.is_set()):
             try:
                 box.put(item, timeout=0.1)
@@ -442,5 +472,7 @@ def _prefetch(
             if isinstance(item, BaseException):
                 raise item
             yield item
+            if item.batch is not None:
+                batch_slot.release()
     finally:
         stop.set()

@@ -145,7 +145,7 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1), (2, _v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "128MB"
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 _READ_ONLY_POSSIBLE = "read-only mode"
 WaitCallback = Callable[[str], None]
@@ -402,6 +402,8 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"cannot open {path}: {first}") from exc
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB would cache up to 80% of RAM; past this it spills to <file>.tmp.
+    # Measured on a 1M-entry sync: 256MB peaked at 448 MB RSS, 128MB at 389 MB
+    # for the same CPU time.
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     return con
 

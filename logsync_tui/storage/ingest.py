@@ -65,8 +65,11 @@ _LEVELS_SQL = ", ".join(f"'{s}'" for s in LEVELS)
 
 # Layer 1 parses each raw string once; layer 2 normalises; layer 3 names the
 # first reason an entry cannot be stored, or NULL when it can.
+# The parsed fields are materialised; the raw text is not copied: the
+# ls_stage view puts it back beside them by position from the Arrow batch
+# (CREATE TABLE AS keeps the batch's row order).
 _STAGE = f"""
-CREATE OR REPLACE TEMP TABLE ls_stage AS
+CREATE OR REPLACE TEMP TABLE ls_parsed AS
 WITH parsed AS (
     SELECT source_key, source_index, raw, raw_bytes,
            try(json_extract_string(raw, {_PATHS})) AS f
@@ -94,7 +97,7 @@ WITH parsed AS (
            END AS ts
     FROM norm
 )
-SELECT source_key, source_index, raw, raw_bytes, id, trace_id, user_id, system,
+SELECT source_key, source_index, id, trace_id, user_id, system,
        level, message, ts, context, stack,
        CASE
            WHEN f IS NULL THEN 'not valid JSON'
@@ -119,6 +122,11 @@ SELECT source_key, source_index, raw, raw_bytes, id, trace_id, user_id, system,
            ELSE true
        END AS in_scope
 FROM timed
+"""
+
+_STAGE_VIEW = """
+CREATE OR REPLACE TEMP VIEW ls_stage AS
+SELECT p.*, b.raw, b.raw_bytes FROM ls_parsed p POSITIONAL JOIN ls_batch b
 """
 
 _QUARANTINE = """
@@ -294,12 +302,16 @@ def ingest_rows(
             con.unregister(name)
 
 
-def forget_repaired(con: duckdb.DuckDBPyConnection) -> int:
-    """Drop from the quarantine the entries of the last batch that now parse."""
-    row = con.execute(
-        "DELETE FROM quarantine q USING ls_stage s WHERE s.reason IS NULL "
-        "AND q.source_key = s.source_key AND q.raw_hash = md5(s.raw)"
-    ).fetchone()
+def forget_repaired(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
+    """Drop from the quarantine the entries of `batch` (just ingested) that parse."""
+    con.register("ls_batch", batch)
+    try:
+        row = con.execute(
+            "DELETE FROM quarantine q USING ls_stage s WHERE s.reason IS NULL "
+            "AND q.source_key = s.source_key AND q.raw_hash = md5(s.raw)"
+        ).fetchone()
+    finally:
+        con.unregister("ls_batch")
     return int(row[0]) if row else 0
 
 
@@ -320,6 +332,7 @@ def _ingest(
             "until": scope.until_ms,
         },
     )
+    con.execute(_STAGE_VIEW)
     con.execute(_QUARANTINE, {"run": run_id})
     repeats = con.execute(_REPEATS).fetchone() or (0, 0)
     if repeats == (0, 0):

@@ -105,7 +105,7 @@ def retry_quarantine(
         counts = ingest_rows(
             con, run_id, batch, WATERMARK_SCHEMA.empty_table(), Scope(), policy
         )
-        moved = forget_repaired(con)
+        moved = forget_repaired(con, batch)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

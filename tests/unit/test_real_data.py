@@ -49,4 +49,7 @@ def test_public_lines_round_trip(redis_url: str, db_path: Path, tmp_path: Path) 
         assert stored == Counter(e[column] for e in lines), column
     messages = dict(con.execute("SELECT id, message FROM debug_logs").fetchall())
     assert all(messages[e["id"]] == e["message"] for e in lines)
+    raws = con.execute("SELECT id, raw_data FROM debug_logs").fetchall()
+    by_id = {e["id"]: e for e in lines}
+    assert all(json.loads(raw) == by_id[i] for i, raw in raws)
     con.close()
