@@ -215,13 +215,19 @@ def test_a_sync_waiting_through_a_compaction_lands_in_the_new_file(
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 def test_the_holder_description_hides_url_passwords(tmp_path: Path) -> None:
     script = tmp_path / "sleeper.py"
-    script.write_text("import sys\nsys.stdin.readline()\n", encoding="utf-8")
+    script.write_text(
+        "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n",
+        encoding="utf-8",
+    )
     proc = subprocess.Popen(
         [sys.executable, str(script), "redis://:hunter2@cache:6379"],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
     try:
+        # Until the child has exec'd, /proc shows the parent's command line.
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         described = describe_process(proc.pid)
     finally:
         release(proc)
