@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input, Static
 
 from logsync_tui.app import LogsyncApp, retain_at_start
 from logsync_tui.config import Settings
+from logsync_tui.errors import UsageError
 from logsync_tui.messages import StoreLoaded
 from logsync_tui.screens.stats import StatsScreen
 from logsync_tui.screens.store import StoreScreen, parse_policy, read_view
@@ -132,7 +133,7 @@ async def test_a_bad_limit_is_refused_and_nothing_saved(store: Store) -> None:
         await idle(pilot)
         assert load_policy(store.cursor()) == RetentionPolicy()
         assert any("not a duration" in n.message for n in pilot.app._notifications)
-    with pytest.raises(Exception, match="above 0"):
+    with pytest.raises(UsageError, match="above 0"):
         parse_policy({"max-entries": "0"})
 
 
@@ -190,8 +191,8 @@ async def test_a_run_that_does_not_exist_is_reported(store: Store) -> None:
 async def test_the_app_with_only_a_worker_url_shows_it_and_syncs(
     rclient: redis.Redis, worker: WorkerServer, db_path: Path
 ) -> None:
-    push_like_worker(rclient, [entry(n) for n in range(9)])
-    settings = Settings(worker_url=worker.url, db=db_path)
+    push_like_worker(rclient, [entry(n, trace_id=f"t{n:02d}") for n in range(51)])
+    settings = Settings(worker_url=worker.url, db=db_path, requests_per_second=0)
     app = LogsyncApp(settings, start="stats", clock=lambda: CLOCK_MS)
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
@@ -200,19 +201,21 @@ async def test_the_app_with_only_a_worker_url_shows_it_and_syncs(
         assert worker.url in shown(pilot, "#connection")
         assert "Worker log-worker healthy" in shown(pilot, "#connection")
         counts = shown(pilot, "#counts")
-        assert "entries 9" in counts and "listed traces 3" in counts
+        assert "entries 50" in counts and "listed traces 50" in counts
         worker_panel = shown(pilot, "#worker")
-        assert (
-            "cost model" in worker_panel and "upstash-secret-token" not in worker_panel
-        )
-        assert "a full sync costs about 4 requests" in shown(pilot, "#cost")
+        assert "cost model" in worker_panel
+        assert "upstash-secret-token" not in worker_panel
+        cost = shown(pilot, "#cost")
+        assert "a full sync costs about 51 requests" in cost
+        assert "may have missed older traces" in cost
         await pilot.press("2", "a")
         await idle(pilot)
         await idle(pilot)
-        assert "9 new" in shown(pilot, "#result")
+        result = shown(pilot, "#result")
+        assert "50 new" in result and "LOGSYNC_REDIS_URL" in result
     with Store.open(db_path, read_only=True) as store:
-        assert count_rows(store.cursor(), LogFilter()) == 9
-    assert worker.requests("/logs")
+        assert count_rows(store.cursor(), LogFilter()) == 50
+    assert len(worker.requests("/logs")) == 50
 
 
 async def test_both_urls_scan_redis_and_show_the_worker_masked(
