@@ -222,6 +222,8 @@ class StatsScreen(Screen[None]):
         self.query_one("#counts", Static).update(counts_table(stats))
         self.query_one("#breakdown", Static).update(breakdown_table(stats))
         self.query_one("#ttl", Static).update(ttl_text(stats))
+        # The Worker reports no entry times: there is no chart to draw.
+        self.query_one("#chart").display = stats.kind != "worker"
         self._show_chart(stats, now)
         self._show_recent(stats, now)
         interval = self.logsync.settings.refresh_seconds
@@ -320,8 +322,14 @@ def counts_table(stats: BufferStats) -> Table:
     return table
 
 
-def breakdown_table(stats: BufferStats) -> Table:
+def breakdown_table(stats: BufferStats) -> Table | Text:
     """Entries by system and by level, each in its colour."""
+    if stats.kind == "worker":
+        return Text(
+            "Entries by system and level need a sync: the Worker reports only "
+            "its recent traces (their systems are listed below).",
+            style="dim",
+        )
     table = Table.grid(padding=(0, 2))
     for _ in range(4):
         table.add_column()

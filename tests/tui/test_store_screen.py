@@ -202,6 +202,8 @@ async def test_the_app_with_only_a_worker_url_shows_it_and_syncs(
         assert "Worker log-worker healthy" in shown(pilot, "#connection")
         counts = shown(pilot, "#counts")
         assert "entries 50" in counts and "listed traces 50" in counts
+        assert "need a sync" in shown(pilot, "#breakdown")
+        assert not app.screen.query_one("#chart").display
         worker_panel = shown(pilot, "#worker")
         assert "cost model" in worker_panel
         assert "upstash-secret-token" not in worker_panel
