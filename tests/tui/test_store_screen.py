@@ -255,3 +255,13 @@ def test_snapshot_store(snap_compare: Any, synced: Synced) -> None:
     save_policy(store.cursor(), RetentionPolicy(max_age_ms=14 * 86_400_000))
     app = store_app(store, load_view=pinned_view)
     assert snap_compare(app, terminal_size=SIZE, run_before=idle)
+
+
+async def test_key_6_and_the_palette_open_the_store(store: Store) -> None:
+    app = LogsyncApp(Settings(db=store.path), store=store, start="logs")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await idle(pilot)
+        assert app.current_mode == "store"
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Show Store" in titles and "Clean all" in titles and "By run" in titles
