@@ -15,7 +15,7 @@ from logsync_tui.config import Settings
 from logsync_tui.screens.traces import ARROW, TracesScreen
 from logsync_tui.storage import Store
 from logsync_tui.widgets.waterfall import Waterfall, render_waterfall
-from tests.tui.conftest import render_plain
+from tests.tui.conftest import idle, render_plain
 from tests.unit.test_insight import T0, fill
 
 SIZE = (160, 40)
@@ -43,7 +43,7 @@ async def settle(pilot: Pilot[object]) -> TracesScreen:
     assert isinstance(screen, TracesScreen)
     for _ in range(200):
         await pilot.pause(0.02)
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         if screen.loaded_generation == screen.generation:
             await pilot.pause()
             return screen
@@ -98,7 +98,7 @@ async def test_list_sorts_filters_and_opens_a_trace(
         assert listed(screen) == ["tB", "tC", "tA"]
         assert screen.table.has_focus
         await pilot.press("down", "down", "enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert screen.has_class("-trace")
         head = plain(screen, "#trace-head")
@@ -115,7 +115,7 @@ async def test_list_sorts_filters_and_opens_a_trace(
             "errors",
         ]
         await pilot.press("a")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert "query timed out after 1000ms" in app.clipboard
         assert "tA" in app.clipboard
@@ -150,7 +150,7 @@ async def test_text_from_logs_is_shown_literally(store: Store, tmp_path: Path) -
         screen = await settle(pilot)
         assert listed(screen) == ["[b]t[/b]"]
         await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await pilot.pause()
         assert "[b]t[/b]" in plain(screen, "#trace-head")
         entries = screen.query_one("#entries", DataTable)
@@ -180,7 +180,7 @@ def test_snapshot_trace_open(
         await pilot.press("s")
         await settle(pilot)
         await pilot.press("up", "up", "up", "enter")
-        await pilot.app.workers.wait_for_complete()
+        await idle(pilot)
         await steady(pilot)
 
     app = make_app(store, tmp_path)
