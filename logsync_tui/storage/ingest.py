@@ -56,6 +56,29 @@ class BatchCounts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+# Timestamps outside 1970-01-01 .. 3000-01-01 are unreadable, not data.
+MAX_MS = 32_503_680_000_000
+
+
+def ms_sql(text: str) -> str:
+    """SQL turning a timestamp's text into epoch ms, NULL when unusable.
+
+    Numbers below 1e11 are seconds, above 1e14 microseconds, otherwise
+    milliseconds; anything else is tried as an ISO 8601 time. Nothing in it
+    can raise, so one odd entry never aborts a batch.
+    """
+    num = f"try_cast({text} AS DOUBLE)"
+    scaled = (
+        f"CASE WHEN abs({num}) < 1e11 THEN {num} * 1000 "
+        f"WHEN abs({num}) > 1e14 THEN {num} / 1000 ELSE {num} END"
+    )
+    raw = (
+        f"CASE WHEN {num} IS NULL THEN epoch_ms(try_cast({text} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast(round({scaled}) AS BIGINT) END"
+    )
+    return f"(CASE WHEN ({raw}) BETWEEN 0 AND {MAX_MS} THEN ({raw}) END)"
+
+
 _PATHS = (
     "['$.id', '$.trace_id', '$.user_id', '$.system', '$.level', "
     "'$.message', '$.timestamp', '$.context', '$.stack']"
@@ -83,18 +106,11 @@ WITH parsed AS (
            lower(f[5]) AS level,
            f[6] AS message,
            f[7] AS ts_text,
-           try_cast(f[7] AS DOUBLE) AS ts_num,
            f[8] AS context,
            f[9] AS stack
     FROM parsed
 ), timed AS (
-    SELECT *,
-           CASE
-               WHEN ts_num IS NULL THEN epoch_ms(try_cast(ts_text AS TIMESTAMPTZ))
-               WHEN abs(ts_num) < 1e11 THEN CAST(round(ts_num * 1000) AS BIGINT)
-               WHEN abs(ts_num) > 1e14 THEN CAST(round(ts_num / 1000) AS BIGINT)
-               ELSE CAST(round(ts_num) AS BIGINT)
-           END AS ts
+    SELECT *, {ms_sql("ts_text")} AS ts
     FROM norm
 )
 SELECT source_key, source_index, id, trace_id, user_id, system,

@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from logsync_tui.storage.ingest import ms_sql
+
 
 @dataclass
 class StoreSummary:
@@ -86,16 +88,9 @@ CREATE TABLE agg (source_key VARCHAR, user_id VARCHAR, system VARCHAR,
                   level VARCHAR, ts BIGINT)
 """
 
-_APPEND = """
+_APPEND = f"""
 INSERT INTO agg
-SELECT source_key, f[1], lower(f[2]), lower(f[3]),
-       CASE
-           WHEN try_cast(f[4] AS DOUBLE) IS NULL
-               THEN epoch_ms(try_cast(f[4] AS TIMESTAMPTZ))
-           WHEN abs(try_cast(f[4] AS DOUBLE)) < 1e11
-               THEN CAST(try_cast(f[4] AS DOUBLE) * 1000 AS BIGINT)
-           ELSE CAST(try_cast(f[4] AS DOUBLE) AS BIGINT)
-       END
+SELECT source_key, f[1], lower(f[2]), lower(f[3]), {ms_sql("f[4]")}
 FROM (SELECT source_key,
              try(json_extract_string(raw, ['$.user_id', '$.system', '$.level',
                                             '$.timestamp'])) AS f

@@ -10,6 +10,7 @@ import redis
 
 from logsync_tui.errors import SourceError, SyncCancelled
 from logsync_tui.sources.redis import RedisSource
+from logsync_tui.stats import buffer_stats
 from logsync_tui.storage import Store
 from logsync_tui.storage.runs import get_run, undo_run
 from logsync_tui.sync import SyncOptions, SyncProgress, SyncScope, run_sync
@@ -166,6 +167,21 @@ def test_each_malformed_kind_is_quarantined(
     # Quarantine is not refilled by a repeated full read.
     sync(store, redis_url, SyncScope(full=True))
     assert rows(store, "SELECT count(*) FROM quarantine") == [(len(MALFORMED),)]
+
+
+@pytest.mark.parametrize("stamp", [10**30, -5, "99999999999999999999999", 1e300])
+def test_out_of_range_timestamp_is_quarantined_not_fatal(
+    store: Store, redis_url: str, rclient, stamp: object
+) -> None:
+    push_like_worker(rclient, [entry(1), entry(2, timestamp=stamp), entry(3)])
+    result = sync(store, redis_url)
+    assert (result.inserted, result.malformed, result.status) == (2, 1, "ok")
+    reason = rows(store, "SELECT reason FROM quarantine")[0][0]
+    assert reason.startswith("unreadable timestamp")
+    source = RedisSource(redis_url)
+    stats = buffer_stats(source)
+    source.close()
+    assert stats.entries == 3 and stats.per_minute
 
 
 def test_timestamps_in_seconds_micros_and_iso(
