@@ -13,12 +13,19 @@ MASK = "***"
 
 # scheme://user:password@host  or  scheme://:password@host  or  scheme://token@host
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/@\s]+)@")
+# ...?password=SECRET&db=0, as redis-py and many clients also accept.
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&;](?:password|passwd|pass|pwd|token|secret|auth|api_?key"
+    r"|access_?token)=)[^&;#\s]*",
+    re.IGNORECASE,
+)
 
 
 def redact_url(url: str | None) -> str:
     """Return `url` with any password (or bare token) replaced by ***."""
     if not url:
         return ""
+    url = _QUERY_SECRET.sub(rf"\g<name>{MASK}", url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -43,7 +50,7 @@ def redact_text(text: str) -> str:
         shown = f"{info.split(':', 1)[0]}:{MASK}" if ":" in info else MASK
         return f"{match.group('scheme')}{shown}@"
 
-    return _USERINFO.sub(_mask, text)
+    return _QUERY_SECRET.sub(rf"\g<name>{MASK}", _USERINFO.sub(_mask, text))
 
 
 class RedactingFilter(logging.Filter):

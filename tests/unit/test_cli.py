@@ -66,6 +66,7 @@ def test_password_never_appears(locked_redis: EmbeddedRedis, tmp_path: Path) -> 
     push_like_worker(client, [ONE])
     client.close()
     db = str(tmp_path / "s.db")
+    in_query = f"redis://127.0.0.1:{locked_redis.port}/0?password={SECRET}"
     outputs = [
         run("stats", tmp=tmp_path, LOGSYNC_REDIS_URL=locked_redis.url),
         run("stats", "--json", tmp=tmp_path, LOGSYNC_REDIS_URL=locked_redis.url),
@@ -78,6 +79,7 @@ def test_password_never_appears(locked_redis: EmbeddedRedis, tmp_path: Path) -> 
             LOGSYNC_REDIS_URL=locked_redis.url,
         ),
         run("sync", "--runs", "--db", db, "--json", tmp=tmp_path),
+        run("sync", "--db", db, "--json", tmp=tmp_path, LOGSYNC_REDIS_URL=in_query),
     ]
     assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
     assert json.loads(outputs[2].stdout)["source"].startswith("redis://:***@127.0.0.1")

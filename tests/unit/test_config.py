@@ -60,6 +60,12 @@ def test_bad_config_is_one_clear_error(tmp_path: Path, text: str) -> None:
         ("redis://TOKENONLY@host:1", "redis://***@host:1"),
         ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
         ("unix:///tmp/r.sock", "unix:///tmp/r.sock"),
+        (
+            "redis://127.0.0.1:1/0?password=S3cr3t!",
+            "redis://127.0.0.1:1/0?password=***",
+        ),
+        ("unix:///tmp/r.sock?db=0&password=pw", "unix:///tmp/r.sock?db=0&password=***"),
+        ("https://w.example/x?token=abc&a=1", "https://w.example/x?token=***&a=1"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
