@@ -214,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted: stopped by Ctrl-C; everything committed before is kept")
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout left (`| head`): what it wanted, it got.
+        _silence_stdout()
+        return ExitCode.OK
     except Exception as exc:
         log.exception("internal error")
         _say(f"internal error: {redact_text(repr(exc))}; details in {log_file}")
@@ -253,9 +257,24 @@ def _emit(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, default=str))
 
 
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def need_terminal() -> None:
+    """Refuse to draw the app into a pipe or a file."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the app needs a terminal; in a script use a command such as "
+            "`logsync stats` or `logsync export` (see logsync --help)"
+        )
+
+
 def _open_app(settings: Settings) -> int:
     from logsync_tui.app import run_app
 
+    need_terminal()
     return run_app(settings)
 
 
@@ -356,13 +375,14 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 def _sync(store: Any, args: argparse.Namespace, settings: Settings) -> int:
     from logsync_tui.sync import SyncOptions, SyncScope, run_sync
-    from logsync_tui.timeparse import parse_time
+    from logsync_tui.timeparse import parse_range
 
+    since_ms, until_ms = parse_range(args.since, args.until)
     scope = SyncScope(
         traces=tuple(args.trace),
         users=tuple(args.user),
-        since_ms=parse_time(args.since) if args.since else None,
-        until_ms=parse_time(args.until) if args.until else None,
+        since_ms=since_ms,
+        until_ms=until_ms,
         full=args.full,
     )
     source = _source(settings)
@@ -468,6 +488,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """`logsync demo`: embedded Redis, realistic traces, then the app."""
     from logsync_tui.demo import run_demo
 
+    if not args.headless:
+        need_terminal()
     return run_demo(headless=args.headless)
 
 
@@ -557,19 +579,20 @@ def _export_spec(args: argparse.Namespace) -> Any:
     from logsync_tui.export import ExportSpec
     from logsync_tui.storage.ingest import LEVELS, SYSTEMS
     from logsync_tui.storage.queries import LogFilter
-    from logsync_tui.timeparse import parse_time
+    from logsync_tui.timeparse import parse_range
 
     for name, known in (("system", SYSTEMS), ("level", LEVELS)):
         for value in getattr(args, name):
             if value not in known:
                 raise UsageError(f"unknown {name} {value!r}: use {', '.join(known)}")
+    since_ms, until_ms = parse_range(args.since, args.until)
     flt = LogFilter(
         systems=tuple(args.system),
         levels=tuple(args.level),
         traces=tuple(args.trace),
         users=tuple(args.user),
-        since_ms=parse_time(args.since) if args.since else None,
-        until_ms=parse_time(args.until) if args.until else None,
+        since_ms=since_ms,
+        until_ms=until_ms,
         search=args.search,
     )
     spec = ExportSpec(

@@ -43,6 +43,20 @@ def parse_time(text: str, now: int | None = None) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def parse_range(
+    since: str | None, until: str | None, now: int | None = None
+) -> tuple[int | None, int | None]:
+    """A `--since`/`--until` pair in ms; refuses a range that ends before it starts."""
+    now = now_ms() if now is None else now
+    start = parse_time(since, now) if since and since.strip() else None
+    end = parse_time(until, now) if until and until.strip() else None
+    if start is not None and end is not None and start > end:
+        raise UsageError(
+            f"the range is empty: since {iso_ms(start)} is after until {iso_ms(end)}"
+        )
+    return start, end
+
+
 def iso_ms(ms: int | None) -> str:
     """Epoch ms as an ISO 8601 UTC string with milliseconds."""
     if ms is None:

@@ -36,7 +36,7 @@ from logsync_tui.messages import (
 from logsync_tui.sources.base import KEY_PREFIX
 from logsync_tui.storage.runs import RunRecord, list_runs, undo_run
 from logsync_tui.sync import SyncOptions, SyncProgress, SyncResult, SyncScope, run_sync
-from logsync_tui.timeparse import parse_time
+from logsync_tui.timeparse import parse_range
 from logsync_tui.widgets import figures
 from logsync_tui.widgets.confirm_dialog import ConfirmDialog
 from logsync_tui.widgets.safe_text import one_line
@@ -75,11 +75,9 @@ def build_scope(
     traces: str, users: str, since: str, until: str, now: int | None = None
 ) -> SyncScope:
     """The scope the form describes; UsageError names a malformed time."""
+    since_ms, until_ms = parse_range(since, until, now)
     return SyncScope(
-        traces=words(traces),
-        users=words(users),
-        since_ms=parse_time(since, now) if since.strip() else None,
-        until_ms=parse_time(until, now) if until.strip() else None,
+        traces=words(traces), users=words(users), since_ms=since_ms, until_ms=until_ms
     )
 
 

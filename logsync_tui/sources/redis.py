@@ -19,7 +19,7 @@ import redis.exceptions as rex
 from redis.client import Pipeline
 
 from logsync_tui.errors import SourceError
-from logsync_tui.redact import redact_text, redact_url
+from logsync_tui.redact import MASK, redact_text, redact_url
 from logsync_tui.sources.base import (
     KEY_PREFIX,
     BadKey,
@@ -364,7 +364,15 @@ def _take(steps: list[_Step], budget: int) -> tuple[list[_Step], list[_Step]]:
 
 def _source_error(where: str, what: str, exc: BaseException) -> SourceError:
     detail = redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    if isinstance(exc, rex.AuthenticationError) or "WRONGPASS" in detail:
+    auth = isinstance(exc, rex.AuthenticationError) or any(
+        word in detail for word in ("WRONGPASS", "NOAUTH", "authenticated")
+    )
+    if auth and MASK not in where:
+        cause = (
+            f"{where} requires a password: put it in the URL "
+            "(redis://:PASSWORD@host:6379)"
+        )
+    elif auth:
         cause = f"{where} refused the password (check the URL's credentials)"
     elif where.startswith("rediss://") and _at_connect(exc):
         cause = (

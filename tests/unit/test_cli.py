@@ -119,3 +119,44 @@ def test_seed_refuses_a_used_buffer(redis_url: str, rclient, tmp_path: Path) -> 
     assert rclient.llen("logs:x") == 1
     keys = [k for k in rclient.keys("logs:*") if k != b"logs:x"]
     assert len(keys) == 2 and all(0 < rclient.ttl(k) <= 3600 for k in keys)
+
+
+def test_the_app_needs_a_terminal(tmp_path: Path) -> None:
+    for args in (("--db", str(tmp_path / "s.db")), ("demo",)):
+        done = run(*args, tmp=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "needs a terminal" in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["sync", "export"])
+def test_a_range_ending_before_it_starts_is_bad_usage(
+    tmp_path: Path, command: str
+) -> None:
+    db = str(tmp_path / "s.db")
+    done = run(command, "--since", "5m", "--until", "1h", "--db", db,
+               tmp=tmp_path, REDIS_URL="redis://127.0.0.1:1")  # fmt: skip
+    assert done.returncode == 2 and "range is empty" in done.stderr
+
+
+def test_missing_password_is_named(locked_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    bare = f"redis://127.0.0.1:{locked_redis.port}/0"
+    done = run("stats", tmp=tmp_path, LOGSYNC_REDIS_URL=bare)
+    assert done.returncode == 1 and "requires a password" in done.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(redis_url: str, rclient, tmp_path: Path) -> None:
+    entries = [dict(ONE, id=f"{i}_a", trace_id=f"t{i}") for i in range(3000)]
+    push_like_worker(rclient, entries)
+    db = str(tmp_path / "s.db")
+    assert (
+        run("sync", "--redis-url", redis_url, "--db", db, tmp=tmp_path).returncode == 0
+    )
+    env = {**os.environ, "LOGSYNC_LOG_FILE": str(tmp_path / "l.log")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsync_tui", "traces", "--json", "--db", db],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.read(10)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"internal error" not in err
