@@ -6,7 +6,7 @@ import logging
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -101,6 +101,7 @@ class LogsScreen(Screen[None]):
         self.stored: int | None = None
         self.mark: tuple[int, int | None] | None = None
         self._keep: RowHead | None = None
+        self._typing_ahead = False
 
     def compose(self) -> Any:
         yield Vertical(id="filters")
@@ -348,7 +349,31 @@ class LogsScreen(Screen[None]):
         """Show the search box and put the cursor in it."""
         search = self.query_one("#search", Input)
         search.add_class("-open")
+        # The box takes focus only once it is displayed; until then on_key
+        # types into it.
+        self._typing_ahead = True
         search.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys reach this handler in typing order, but bindings run only after
+        # every queued key was handed out: `/` and the keys typed right after
+        # it (a fast typist, a paste) are handled here, not by the binding.
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            self._typing_ahead = False
+            return
+        if event.key == "slash":
+            self.action_search()
+        elif self._typing_ahead and event.is_printable and event.character:
+            search.insert_text_at_cursor(event.character)
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "search":
+            self._typing_ahead = False
 
     async def action_filters(self) -> None:
         """Show or hide the filter controls."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
@@ -99,6 +100,23 @@ async def test_search_filters_and_highlights(synced: Synced, make_app: MakeApp):
             and s.style.bgcolor.name == MATCH_STYLE.split()[-1]
         ]
         assert "".join(marked).lower() == "failed"
+
+
+async def test_keys_typed_right_after_slash_reach_the_search(
+    synced: Synced, make_app: MakeApp
+):
+    rows = [entry(n) for n in range(20)]
+    rows[3]["message"] = "cache exploded"
+    rows[7]["level"] = "error"
+    store = synced(rows)
+    async with make_app(store).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # Queued all at once, as a paste or a fast typist delivers them.
+        for key, char in [("slash", "/"), *((c, c) for c in "cache")]:
+            pilot.app.post_message(events.Key(key, char))
+        screen = await settle(pilot)
+        assert screen.query_one("#search", Input).value == "cache"
+        assert "1 matching of 20 stored" in status(screen)
 
 
 async def test_enter_expands_row_with_trace_position(synced: Synced, make_app: MakeApp):
