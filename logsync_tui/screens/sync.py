@@ -121,6 +121,7 @@ class SyncScreen(Screen[None]):
         self._sync_cancel = threading.Event()
         self._syncing = False
         self._select_newest = False
+        self._run_status: dict[int, str] = {}
         self._suggester = IdSuggester()
 
     @property
@@ -210,6 +211,9 @@ class SyncScreen(Screen[None]):
             return
         if self._syncing:
             self.notify("Wait for the running sync to end.", title="undo")
+            return
+        if self._run_status.get(run_id) == "undone":
+            self.notify(f"Run {run_id} was already undone.", title="undo")
             return
         question = Text(
             f"Undo run {run_id}? Every entry it inserted is removed and every "
@@ -378,6 +382,7 @@ class SyncScreen(Screen[None]):
         table = self.query_one("#runs", DataTable)
         selected = self._selected_run()
         table.clear()
+        self._run_status = {run.run_id: run.status for run in message.runs}
         for run in message.runs:
             table.add_row(*run_cells(run), key=str(run.run_id))
         if self._select_newest:
