@@ -19,6 +19,10 @@ CELL_SCAN_LIMIT = 2_000
 _CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(32)}
 _CONTROL_PICTURES[0x7F] = "\u2421"
 _CONTROL_PICTURES.update({code: "\ufffd" for code in range(0x80, 0xA0)})
+# Bidirectional overrides and isolates would reorder the rest of the line
+# (and the columns after it): shown as a visible mark instead.
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_CONTROL_PICTURES.update({code: "\u2423" for code in _BIDI})
 _DETAIL_CONTROLS = {
     code: pic for code, pic in _CONTROL_PICTURES.items() if chr(code) not in "\n\t"
 }

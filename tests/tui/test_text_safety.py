@@ -26,6 +26,7 @@ CASES = [
     ("before\rafter", "before␍after", "before\nafter"),
     ("nul\x00byte", "nul␀byte", "nul␀byte"),
     (":smile: [i]not italic[/i]", ":smile: [i]not italic[/i]", ":smile: [i]not"),
+    ("abc\u202edef\u2066", "abc\u2423def\u2423", "abc\u2423def\u2423"),
 ]
 
 
