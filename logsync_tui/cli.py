@@ -412,12 +412,17 @@ def _sync_json(result: Any) -> dict[str, Any]:
     return data
 
 
+def _n(count: int, word: str) -> str:
+    """`1 key`, `2 keys`."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _format_result(r: Any) -> str:
     verdict = "verified" if r.verified else "NOT verified"
     lines = [
-        f"run {r.run_id}: {r.scanned:,} read from {r.keys:,} keys in {r.seconds:.2f}s: "
-        f"{r.inserted:,} new, {r.duplicates:,} already present, "
-        f"{r.conflicts:,} conflicts, {r.malformed:,} malformed, "
+        f"run {r.run_id}: {r.scanned:,} read from {_n(r.keys, 'key')} in "
+        f"{r.seconds:.2f}s: {r.inserted:,} new, {r.duplicates:,} already present, "
+        f"{_n(r.conflicts, 'conflict')}, {r.malformed:,} malformed, "
         f"{r.skipped:,} out of scope; {verdict}"
     ]
     lines += [f"  {d}" for d in r.differences]
@@ -433,8 +438,12 @@ def _list_runs(store: Any, as_json: bool) -> int:
     if as_json:
         _emit([r.__dict__ for r in runs])
         return ExitCode.OK
+    print(
+        f"{'run':>5}  {'started (UTC)':<19}  {'kind':<9} {'status':<11} "
+        f"{'new':>9} {'conflicts':>9} {'malformed':>9}  scope"
+    )
     for r in runs:
-        counts = f"{r.inserted:>9,} new {r.malformed:>6,} malformed"
+        counts = f"{r.inserted:>9,} {r.conflicts:>9,} {r.malformed:>9,}"
         if r.kind in ("clean", "retention"):
             counts = f"{r.removed:>9,} removed".ljust(len(counts))
         print(
