@@ -412,9 +412,9 @@ def _sync_json(result: Any) -> dict[str, Any]:
     return data
 
 
-def _n(count: int, word: str) -> str:
-    """`1 key`, `2 keys`."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+def _n(count: int, word: str, words: str = "") -> str:
+    """`1 key`, `2 keys`; `words` for an irregular plural."""
+    return f"{count:,} {word if count == 1 else words or word + 's'}"
 
 
 def _format_result(r: Any) -> str:
@@ -489,7 +489,9 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
         result = push(source.client(), traces, force=args.force)
     finally:
         source.close()
-    print(f"seeded {result.entries:,} entries in {result.traces:,} traces")
+    print(
+        f"seeded {_n(result.entries, 'entry', 'entries')} in {_n(result.traces, 'trace')}"
+    )
     return ExitCode.OK
 
 
