@@ -489,9 +489,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
         result = push(source.client(), traces, force=args.force)
     finally:
         source.close()
-    print(
-        f"seeded {_n(result.entries, 'entry', 'entries')} in {_n(result.traces, 'trace')}"
-    )
+    entries = _n(result.entries, "entry", "entries")
+    print(f"seeded {entries} in {_n(result.traces, 'trace')}")
     return ExitCode.OK
 
 
