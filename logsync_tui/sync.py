@@ -29,6 +29,7 @@ from logsync_tui.sources.base import (
 )
 from logsync_tui.storage import Store
 from logsync_tui.storage import runs as run_store
+from logsync_tui.storage.db import SYNC_MEMORY_LIMIT, memory_limit
 from logsync_tui.storage.ingest import BatchCounts, Scope, ingest_batch
 from logsync_tui.storage.retention import apply_retention
 from logsync_tui.storage.state import load_watermarks
@@ -137,7 +138,8 @@ def run_sync(
     result = SyncResult(run_id, scope.describe(), source.describe())
     log.info("run %d: sync %s from %s", run_id, result.scope, result.source)
     try:
-        _Engine(store, source, scope, opts, result).run()
+        with memory_limit(con, SYNC_MEMORY_LIMIT):
+            _Engine(store, source, scope, opts, result).run()
     except BaseException as exc:
         result.status = _failed_status(exc, opts.cancel)
         reason = _failure_text(exc, result.status)

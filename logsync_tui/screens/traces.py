@@ -48,6 +48,10 @@ ARROW = " \u203a "
 """Between the systems of a route."""
 LIST_LIMIT = 1_000
 """Traces listed at once; the filter finds the others."""
+# Cut widths (with a visible marker) that leave room for the figures at 150
+# columns; the whole id is in the opened trace's header.
+TRACE_WIDTH = 36
+USERS_WIDTH = 24
 ENTRY_LIMIT = 2_000
 """Entries of an opened trace shown; the Logs screen shows them all."""
 
@@ -60,8 +64,8 @@ def trace_cells(row: TraceRow) -> list[Text]:
         systems.append(name, style=SYSTEM_STYLES.get(name, ""))
     errors = Text(f"{row.errors:,}", style="bold red" if row.errors else "dim")
     return [
-        literal(one_line(row.trace_id, 60)),
-        literal(one_line(", ".join(row.users) or "-", 40)),
+        literal(one_line(row.trace_id, TRACE_WIDTH)),
+        literal(one_line(", ".join(row.users) or "-", USERS_WIDTH)),
         systems,
         literal(utc_time(row.start_ms)),
         Text(format_duration(row.duration_ms), justify="right"),
