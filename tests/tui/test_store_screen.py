@@ -148,9 +148,9 @@ async def test_retention_runs_when_the_app_starts(synced: Synced) -> None:
         notes = [n for n in app._notifications if n.title == "retention"]
         assert notes and "Retention removed 7 by max entries" in notes[0].message
     assert count_rows(store.cursor(), LogFilter()) == 5
-    with Store.open(store.path.with_name("ro.duckdb")) as other:
-        pass
-    with Store.open(other.path, read_only=True) as read_only:
+    other = store.path.with_name("ro.duckdb")
+    Store.open(other).close()  # a migrated file to open read-only
+    with Store.open(other, read_only=True) as read_only:
         assert retain_at_start(read_only) is None
 
 
