@@ -164,7 +164,23 @@ def test_snapshot_stats(
         load_stats=fixed_stats,
         load_summary=fixed_summary,
     )()
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle_filled)
+
+
+async def settle_filled(pilot: Pilot[Any]) -> None:
+    """Settle, then wait until the recent-traces table holds its rows.
+
+    The scan's worker may not have started when the first settle looks, and
+    a snapshot taken then shows the table empty with header-only widths.
+    """
+    table = pilot.app.screen.query_one("#recent-traces", DataTable)
+    for _ in range(500):
+        await settle(pilot)
+        if table.row_count:
+            await pilot.pause()
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the recent traces never appeared")
 
 
 def test_snapshot_stats_unreachable(snap_compare: Any, store: Store) -> None:
