@@ -60,6 +60,15 @@ def minute_series(
     return [counts.get(first + i * MINUTE_MS, 0) for i in range(minutes)]
 
 
+RECENT_COLUMNS = (
+    ("trace", 36),
+    ("last entry", 23),
+    ("entries", 7),
+    ("systems", 26),
+    ("errors", 6),
+)
+
+
 class StatsScreen(Screen[None]):
     """Buffer summary (connection, counts, TTL, entries per minute, recent traces)."""
 
@@ -117,8 +126,10 @@ class StatsScreen(Screen[None]):
         self.title = "logsync · Stats"
         table = self.query_one("#recent-traces", DataTable)
         table.border_title = "Most recent traces"
-        for label in ("trace", "last entry", "entries", "systems", "errors"):
-            table.add_column(label, key=label)
+        # Fixed widths: a table sized to its content repaints its header one
+        # refresh after its rows, and a screen caught in between is skewed.
+        for label, width in RECENT_COLUMNS:
+            table.add_column(label, key=label, width=width)
         worker_only = isinstance(self.logsync.source, WorkerSource)
         self.query_one("#connection").border_title = (
             "Buffer through the Worker" if worker_only else "Redis buffer"
@@ -264,7 +275,7 @@ class StatsScreen(Screen[None]):
             ts = int(stamp) if isinstance(stamp, int) else None
             errors = bool(trace.get("hasErrors"))
             table.add_row(
-                Text(one_line(str(trace.get("id", "")), 80)),
+                Text(one_line(str(trace.get("id", "")), RECENT_COLUMNS[0][1] - 1)),
                 Text(f"{figures.clock_time(ts)} ({figures.ago(ts, now)})"),
                 Text(figures.count(int(trace.get("logCount", 0))), justify="right"),
                 systems_text(trace.get("systems")),

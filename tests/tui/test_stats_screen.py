@@ -177,7 +177,10 @@ async def settle_filled(pilot: Pilot[Any]) -> None:
     for _ in range(500):
         await settle(pilot)
         if table.row_count:
-            await pilot.pause()
+            # Let the table measure its columns and repaint the rows.
+            for _ in range(3):
+                await pilot.pause(0.05)
+                await pilot.wait_for_scheduled_animations()
             return
         await pilot.pause(0.01)
     raise AssertionError("the recent traces never appeared")
